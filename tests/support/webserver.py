@@ -1,0 +1,132 @@
+"""A real HTTP server on loopback that serves our fixtures and any hostile case a test adds.
+
+Pages under ``tests/fixtures/site`` are served at ``/news/<file>``, feeds under
+``tests/fixtures/feeds`` at ``/feeds/<file>`` with ``{base}`` replaced by the
+server's own base URL and a strong ETag (a conditional request gets 304).
+Every request is logged, so tests can tell what was downloaded and how often.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+Handler = Callable[[BaseHTTPRequestHandler], None]
+
+
+@dataclass(frozen=True)
+class Hit:
+    method: str
+    path: str
+    status: int
+    headers: dict[str, str]
+
+
+class FixtureServer:
+    def __init__(self) -> None:
+        self.routes: dict[str, Handler] = {}
+        self.hits: list[Hit] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # keep test output clean
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                path = urlsplit(self.path).path
+                status_holder: list[int] = []
+                orig = self.send_response
+
+                def send_response(code: int, message: str | None = None) -> None:
+                    status_holder.append(code)
+                    orig(code, message)
+
+                self.send_response = send_response  # type: ignore[method-assign]
+                try:
+                    handler = server.routes.get(path) or server._static
+                    handler(self)
+                finally:
+                    with server._lock:
+                        server.hits.append(
+                            Hit("GET", path, status_holder[0] if status_holder else 0, dict(self.headers))
+                        )
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.hostport = f"127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> FixtureServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def count(self, path: str) -> int:
+        with self._lock:
+            return sum(1 for h in self.hits if h.path == path)
+
+    def paths(self, prefix: str = "") -> list[str]:
+        with self._lock:
+            return [h.path for h in self.hits if h.path.startswith(prefix)]
+
+    def route(self, path: str, handler: Handler) -> str:
+        self.routes[path] = handler
+        return self.url(path)
+
+    def _static(self, req: BaseHTTPRequestHandler) -> None:
+        path = urlsplit(req.path).path
+        if path.startswith("/news/"):
+            f, ctype = FIXTURES / "site" / path.removeprefix("/news/"), "text/html; charset=utf-8"
+        elif path.startswith("/feeds/"):
+            f = FIXTURES / "feeds" / path.removeprefix("/feeds/")
+            ctype = "application/atom+xml" if f.suffix == ".atom" else "application/rss+xml"
+        else:
+            f, ctype = Path("/nonexistent"), ""
+        if ".." in path or not f.is_file():
+            send(req, 404, b"not found", "text/plain")
+            return
+        body = f.read_bytes()
+        if path.startswith("/feeds/"):
+            body = body.replace(b"{base}", self.base.encode())
+        etag = '"' + hashlib.sha1(body).hexdigest() + '"'
+        if req.headers.get("If-None-Match") == etag:
+            send(req, 304, b"", None, {"ETag": etag})
+            return
+        send(req, 200, body, ctype, {"ETag": etag})
+
+
+def send(
+    req: BaseHTTPRequestHandler,
+    status: int,
+    body: bytes,
+    ctype: str | None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    req.send_response(status)
+    if ctype:
+        req.send_header("Content-Type", ctype)
+    for k, v in (headers or {}).items():
+        req.send_header(k, v)
+    if status != 304:
+        req.send_header("Content-Length", str(len(body)))
+    req.end_headers()
+    if status != 304:
+        req.wfile.write(body)

@@ -1,0 +1,93 @@
+"""The Celery application, created once and configured from the settings.
+
+Delivery semantics: tasks are acknowledged after they finish (``acks_late``)
+and re-delivered when the worker running them dies (``reject_on_worker_lost``,
+a broker visibility timeout longer than any task), one message prefetched at a
+time, so a crash loses no task; the tasks are idempotent, so a re-run is harmless.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.schedules import schedule
+from celery.signals import setup_logging
+
+from worker.settings import Settings, get_settings
+
+QUEUE_POLL = "ingest.poll"
+QUEUE_ARTICLES = "ingest.articles"
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    url = settings.redis_url
+    transport = {
+        "visibility_timeout": settings.worker.visibility_timeout_seconds,
+        "global_keyprefix": f"{settings.redis.key_prefix}celery:",
+        "socket_connect_timeout": 5,
+        "retry_on_timeout": True,
+        "health_check_interval": 15,
+    }
+    return {
+        "broker_url": url,
+        "broker_transport_options": transport,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,
+        "task_ignore_result": True,
+        "result_backend": None,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_acks_on_failure_or_timeout": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_hijack_root_logger": False,
+        "worker_concurrency": settings.worker.concurrency,
+        "worker_pool": settings.worker.pool,
+        "worker_send_task_events": False,
+        "task_default_queue": QUEUE_ARTICLES,
+        "task_routes": {
+            "worker.tasks.poll_source": {"queue": QUEUE_POLL},
+            "worker.tasks.poll_feed": {"queue": QUEUE_POLL},
+            "worker.tasks.poll_all": {"queue": QUEUE_POLL},
+            "worker.tasks.process_article": {"queue": QUEUE_ARTICLES},
+        },
+        "task_time_limit": min(settings.worker.visibility_timeout_seconds - 30, 1800),
+        "task_soft_time_limit": min(settings.worker.visibility_timeout_seconds - 60, 1500),
+        "beat_schedule": beat_schedule(settings),
+        "beat_schedule_filename": str(settings.data_dir / "celerybeat-schedule"),
+        "timezone": "UTC",
+    }
+
+
+def beat_schedule(settings: Settings) -> dict[str, Any]:
+    return {
+        f"poll:{s.name}": {
+            "task": "worker.tasks.poll_source",
+            "schedule": schedule(s.interval_seconds),
+            "args": (s.name,),
+            # a poll not started within its interval is dropped, not piled up
+            "options": {"expires": s.interval_seconds},
+        }
+        for s in settings.sources
+        if s.enabled
+    }
+
+
+def create_app(settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
+    app = Celery("worker", include=["worker.tasks"])
+    app.conf.update(celery_config(settings))
+    return app
+
+
+@setup_logging.connect
+def _logging(**_: Any) -> None:
+    from worker.logs import configure_logging
+
+    s = get_settings()
+    configure_logging(s.log_level, s.log_format)
+
+
+app = create_app()

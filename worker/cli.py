@@ -1,0 +1,293 @@
+"""The ``ingest`` command: run the service, send ad-hoc fetches, look at its state."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+import click
+import redis
+
+from worker.errors import ConfigError, IngestError
+from worker.logs import configure_logging, get_logger
+from worker.settings import Settings, get_settings
+
+log = get_logger("worker.cli")
+
+
+def _settings(*, need_redis: bool = True) -> Settings:
+    """Settings with the Redis URL resolved: REDIS_URL, else a running embedded server."""
+    s = get_settings()
+    configure_logging(s.log_level, s.log_format)
+    if s.redis_url or not need_redis:
+        return s
+    from worker.embedded_redis import running_url
+
+    url = running_url(s.data_dir)
+    if not url:
+        raise ConfigError(
+            "REDIS_URL is not set and no embedded Redis is running here "
+            f"(start the service with 'ingest run', or set REDIS_URL); data_dir = {s.data_dir}"
+        )
+    _use_redis_url(url)
+    return get_settings()
+
+
+def _use_redis_url(url: str) -> None:
+    os.environ["REDIS_URL"] = url
+    get_settings.cache_clear()
+
+
+def _client(s: Settings) -> redis.Redis:
+    from worker.pipeline import redis_client
+
+    assert s.redis_url
+    return redis_client(s.redis_url)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """News ingest worker: poll sources, fetch and extract articles, dedup, queue them."""
+
+
+def _fail(exc: IngestError) -> None:
+    click.echo(f"ingest: error: {exc}", err=True)
+    sys.exit(2)
+
+
+def _start_worker(s: Settings, *, beat: bool, concurrency: int | None, pool: str | None) -> None:
+    from worker.celery_app import QUEUE_ARTICLES, QUEUE_POLL, app
+    from worker.dedup import DedupIndex
+    from worker.seeds import load_seeds
+
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    log.info("settings", **s.masked())
+    client = _client(s)
+    load_seeds(DedupIndex(client, s.dedup, s.redis.key_prefix, s.redis.stream_key), s.seeds_dir)
+    argv = [
+        "worker",
+        "-Q",
+        f"{QUEUE_POLL},{QUEUE_ARTICLES}",
+        "-c",
+        str(concurrency or s.worker.concurrency),
+        "-P",
+        pool or s.worker.pool,
+        "-n",
+        f"ingest-{os.getpid()}@%h",
+        "-l",
+        s.log_level,
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if beat:
+        argv += ["-B", "-s", str(s.data_dir / "celerybeat-schedule")]
+    app.worker_main(argv)
+
+
+@main.command()
+@click.option("--concurrency", "-c", type=int, help="Worker processes (default: settings).")
+@click.option("--pool", "-P", type=click.Choice(["prefork", "threads", "solo"]))
+def run(concurrency: int | None, pool: str | None) -> None:
+    """Run worker and scheduler in one process (on an embedded Redis if REDIS_URL is unset)."""
+    try:
+        s = _settings(need_redis=False)
+        embedded = None
+        if not s.redis_url:
+            from worker.embedded_redis import EmbeddedRedis
+
+            embedded = EmbeddedRedis(s.data_dir)
+            _use_redis_url(embedded.start())
+            s = get_settings()
+        try:
+            _start_worker(s, beat=True, concurrency=concurrency, pool=pool)
+        finally:
+            if embedded:
+                embedded.stop()
+    except IngestError as exc:
+        _fail(exc)
+
+
+@main.command()
+@click.option("--concurrency", "-c", type=int, help="Worker processes (default: settings).")
+@click.option("--pool", "-P", type=click.Choice(["prefork", "threads", "solo"]))
+def worker(concurrency: int | None, pool: str | None) -> None:
+    """Run a worker (no scheduler); start as many as you like, on any machine."""
+    try:
+        _start_worker(_settings(), beat=False, concurrency=concurrency, pool=pool)
+    except IngestError as exc:
+        _fail(exc)
+
+
+@main.command()
+def beat() -> None:
+    """Run the scheduler that polls every configured source on its interval. Run exactly one."""
+    try:
+        s = _settings()
+        from worker.celery_app import app
+
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        app.start(["beat", "-l", s.log_level, "-s", str(s.data_dir / "celerybeat-schedule")])
+    except IngestError as exc:
+        _fail(exc)
+
+
+@main.command()
+@click.option("--feed", "feeds", multiple=True, metavar="URL", help="Poll this feed now (repeatable).")
+@click.option("--url", "urls", multiple=True, metavar="URL", help="Ingest this article page (repeatable).")
+@click.option("--all", "all_sources", is_flag=True, help="Poll every configured source now.")
+@click.option("--wait", is_flag=True, help="Block until every article found is decided; print a summary.")
+@click.option("--timeout", type=float, default=900.0, show_default=True, help="Seconds --wait waits at most.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def fetch(
+    feeds: tuple[str, ...],
+    urls: tuple[str, ...],
+    all_sources: bool,
+    wait: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Send an ad-hoc fetch through the broker to the running workers."""
+    if not (feeds or urls or all_sources):
+        raise click.UsageError("give --feed URL, --url URL or --all")
+    try:
+        s = _settings()
+        from worker.feeds import Item, canonical_url, is_fetchable
+        from worker.outcomes import Recorder
+        from worker.pipeline import item_keys
+        from worker.tasks import poll_feed, poll_source, process_article
+
+        client = _client(s)
+        recorder = Recorder(client, s.redis.key_prefix)
+        run_id = uuid.uuid4().hex
+        polls = 0
+        for u in urls:
+            if not is_fetchable(u):
+                raise click.BadParameter(f"{u!r} is not an http(s) URL", param_hint="--url")
+            item = Item(url=u, canonical_url=canonical_url(u), source="adhoc")
+            recorder.run_pending(run_id, [item_keys(item)[0].hex()])
+            process_article.apply_async((item.to_dict(), run_id))
+        for f in feeds:
+            if not is_fetchable(f):
+                raise click.BadParameter(f"{f!r} is not an http(s) URL", param_hint="--feed")
+            poll_feed.apply_async((f, run_id))
+            polls += 1
+        if all_sources:
+            for src in s.sources:
+                if src.enabled:
+                    poll_source.apply_async((src.name, run_id))
+                    polls += 1
+        if not wait:
+            click.echo(f"sent run {run_id}")
+            return
+        summary = wait_for_run(client, s.redis.key_prefix, run_id, polls, timeout)
+        click.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))
+        if not summary["complete"]:
+            sys.exit(1)
+    except IngestError as exc:
+        _fail(exc)
+
+
+def run_summary(client: redis.Redis, prefix: str, run_id: str, expected_polls: int) -> dict[str, Any]:
+    polls = [json.loads(v) for v in client.hvals(f"{prefix}run:{run_id}:polls")]
+    items = [json.loads(v) for v in client.hvals(f"{prefix}run:{run_id}:items")]
+    counts: Counter[str] = Counter()
+    for it in items:
+        counts["seen" if it.get("prior") else it["outcome"]] += 1
+    adhoc = len(items) - sum(p.get("new", 0) for p in polls)  # --url items
+    found = sum(p.get("found", 0) for p in polls) + adhoc
+    already_seen = sum(p.get("seen", 0) for p in polls) + counts["seen"]
+    summary: dict[str, Any] = {
+        "run_id": run_id,
+        "complete": len(polls) >= expected_polls and counts["pending"] == 0,
+        "polls": polls,
+        "found": found,
+        "new": found - already_seen,
+        "already_seen": already_seen,
+        **{k: counts[k] for k in ("queued", "duplicate", "off_topic", "failed", "pending")},
+        "failures": [
+            {"url": it.get("url"), "reason": it.get("reason")} for it in items if it["outcome"] == "failed"
+        ],
+    }
+    return summary
+
+
+def wait_for_run(
+    client: redis.Redis, prefix: str, run_id: str, expected_polls: int, timeout: float
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        summary = run_summary(client, prefix, run_id, expected_polls)
+        if summary["complete"] or time.monotonic() > deadline:
+            return summary
+        time.sleep(0.2)
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    lines = [
+        ("complete" if s["complete"] else "INCOMPLETE (timed out)")
+        + f": found={s['found']} new={s['new']} already_seen={s['already_seen']}"
+        f" queued={s['queued']} duplicate={s['duplicate']} off_topic={s['off_topic']}"
+        f" failed={s['failed']}" + (f" pending={s['pending']}" if s["pending"] else "")
+    ]
+    for p in s["polls"]:
+        state = p.get("error") or p.get("skipped") or ("not modified" if p.get("not_modified") else "ok")
+        lines.append(f"  feed {p['feed_url']}: {state} found={p['found']} new={p['new']}")
+    for f in s["failures"]:
+        lines.append(f"  failed {f['url']}: {f['reason']}")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def status(as_json: bool) -> None:
+    """Queue length, articles indexed, last poll per source, recent failures."""
+    try:
+        s = _settings()
+        from worker.status import collect_status, format_status
+
+        st = collect_status(_client(s), s)
+        click.echo(json.dumps(st, indent=2) if as_json else format_status(st))
+    except IngestError as exc:
+        _fail(exc)
+    except redis.RedisError as exc:
+        _fail(IngestError(f"cannot reach Redis: {exc}"))
+
+
+@main.command()
+@click.option("-n", "count", type=int, default=10, show_default=True, help="How many articles.")
+@click.option("--json", "as_json", is_flag=True, help="Print each article's document as a JSON line.")
+def tail(count: int, as_json: bool) -> None:
+    """Show the newest queued articles."""
+    try:
+        s = _settings()
+        from worker.message import decode
+
+        entries = _client(s).xrevrange(s.redis.stream_key, count=count)
+        for sid, fields in reversed(entries):
+            doc = decode(fields)
+            if as_json:
+                click.echo(json.dumps({"stream_id": sid.decode(), **doc}, ensure_ascii=False))
+                continue
+            near = doc.get("dedup", {}).get("nearest") or {}
+            click.echo(
+                f"{sid.decode()}  {doc.get('published_at') or '-':<25} {doc['source']:<12} "
+                f"{doc['word_count']:>5}w  {doc.get('title') or '(untitled)'}\n"
+                f"    {doc['url']}"
+                + (
+                    f"\n    nearest {near.get('kind')} {near.get('name') or near.get('id')}"
+                    f" similarity={near.get('similarity')}"
+                    if near
+                    else ""
+                )
+            )
+    except IngestError as exc:
+        _fail(exc)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,61 @@
+"""The message downstream reads: one JSON document per article on the stream.
+
+Its shape is documented in ``worker/schema/article.v1.json``; a change that
+breaks a reader bumps ``SCHEMA_VERSION`` and adds a new schema file.
+The ``dedup`` member is filled in by the dedup script at publication time.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from worker.extract import Extracted
+from worker.feeds import Item
+from worker.relevance import Relevance
+
+SCHEMA_VERSION = 1
+STREAM_FIELD = "article"
+
+
+def build_message(
+    *,
+    item: Item,
+    item_id: str,
+    final_url: str,
+    extracted: Extracted,
+    word_count: int,
+    content_hash: str,
+    fetched_at: str,
+    relevance: Relevance,
+) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "id": item_id,
+        "url": item.url,
+        "final_url": final_url,
+        "canonical_url": item.canonical_url,
+        "source": item.source,
+        "guid": item.guid,
+        "title": extracted.title or item.title,
+        "authors": extracted.authors,
+        "published_at": extracted.published_at or item.published_at,
+        "language": extracted.language,
+        "site_name": extracted.site_name,
+        "text": extracted.text,
+        "word_count": word_count,
+        "content_hash": f"sha256:{content_hash}",
+        "fetched_at": fetched_at,
+        "relevance": {"score": relevance.score, "mentions": relevance.mentions},
+    }
+
+
+def load_schema(version: int = SCHEMA_VERSION) -> dict[str, Any]:
+    text = resources.files("worker").joinpath(f"schema/article.v{version}.json").read_text("utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def decode(fields: dict[bytes, bytes]) -> dict[str, Any]:
+    """The article document of one stream entry."""
+    return json.loads(fields[STREAM_FIELD.encode()])  # type: ignore[no-any-return]

@@ -1,0 +1,250 @@
+"""The ingest pipeline as plain functions: source -> fetch -> extract -> relevance/dedup -> publish.
+
+Nothing here knows about Celery; ``worker.tasks`` calls these and maps the
+exceptions (:mod:`worker.errors`) to retry or give up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from worker import relevance
+from worker.dedup import DedupIndex, Verdict
+from worker.errors import ConfigError, IngestError, NotAnArticle, PermanentError
+from worker.extract import HTML_TYPES, decode_html, extract
+from worker.feeds import Item, parse_feed
+from worker.fetch import Fetcher
+from worker.logs import get_logger
+from worker.message import SCHEMA_VERSION, build_message
+from worker.outcomes import Recorder, decision_outcome
+from worker.settings import Settings
+from worker.textsig import url_hash
+
+log = get_logger(__name__)
+
+FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A client that survives a Redis restart: health checks and retried connects."""
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=5,
+        socket_timeout=30,
+        health_check_interval=15,
+        retry_on_timeout=True,
+    )
+
+
+def item_keys(item: Item) -> list[bytes]:
+    """The index keys of an item: its canonical URL first, then its GUID if any."""
+    keys = [url_hash(item.canonical_url)]
+    if item.guid:
+        keys.append(url_hash(f"guid:{item.source}:{item.guid}"))
+    return keys
+
+
+def item_id(item: Item) -> str:
+    """A stable id for an item: the same canonical URL always gives the same id."""
+    return hashlib.sha256(item.canonical_url.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass
+class PollResult:
+    feed_url: str
+    source: str
+    not_modified: bool = False
+    found: int = 0
+    seen: int = 0
+    items: list[Item] = field(default_factory=list)  # the new ones, to be processed
+    validators: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "feed_url": self.feed_url,
+            "not_modified": self.not_modified,
+            "found": self.found,
+            "seen": self.seen,
+            "new": len(self.items),
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str  # queued | duplicate | off_topic | failed
+    reason: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class Ingest:
+    """The resources one worker process holds for its life: Redis, HTTP client, index."""
+
+    def __init__(self, settings: Settings, client: redis.Redis | None = None):
+        if client is None:
+            if not settings.redis_url:
+                raise ConfigError("REDIS_URL is not set and no embedded Redis is running")
+            client = redis_client(settings.redis_url)
+        self.settings = settings
+        self.redis = client
+        self.fetcher = Fetcher(settings.fetch, settings.allow_private)
+        self.index = DedupIndex(client, settings.dedup, settings.redis.key_prefix, settings.redis.stream_key)
+        self.recorder = Recorder(client, settings.redis.key_prefix)
+
+    def close(self) -> None:
+        self.fetcher.close()
+
+    # ---- source ---------------------------------------------------------------
+    def _feed_key(self, feed_url: str) -> str:
+        return self.settings.key("feed", url_hash(feed_url).hex())
+
+    def poll(self, feed_url: str, source: str) -> PollResult:
+        """Fetch a feed (conditionally) and return its items not decided or in flight yet."""
+        state = {k.decode(): v.decode() for k, v in self.redis.hgetall(self._feed_key(feed_url)).items()}
+        res = self.fetcher.get(
+            feed_url,
+            max_bytes=self.settings.fetch.max_feed_bytes,
+            etag=state.get("etag"),
+            last_modified=state.get("last_modified"),
+            accept=FEED_ACCEPT,
+        )
+        result = PollResult(feed_url=feed_url, source=source)
+        result.validators = {k: v for k, v in (("etag", res.etag), ("last_modified", res.last_modified)) if v}
+        if res.not_modified:
+            result.not_modified = True
+            return result
+        items = parse_feed(
+            res.content, source=source, base_url=res.url, max_items=self.settings.fetch.max_items_per_poll
+        )
+        result.found = len(items)
+        keys = [item_keys(i) for i in items]
+        flat = [k for ks in keys for k in ks]
+        decided = dict(zip(flat, self.index.decisions(flat), strict=True))
+        claim_ttl = self.settings.worker.visibility_timeout_seconds
+        pipe = self.redis.pipeline(transaction=False)
+        candidates = []
+        for item, ks in zip(items, keys, strict=True):
+            if any(decided[k] for k in ks):
+                result.seen += 1
+                continue
+            candidates.append(item)
+            # an item already handed to a worker is not handed out again until it expires
+            pipe.set(self.settings.key("claim", ks[0].hex()), source, nx=True, ex=claim_ttl)
+        claimed = pipe.execute() if candidates else []
+        for item, ok in zip(candidates, claimed, strict=True):
+            if ok:
+                result.items.append(item)
+            else:
+                result.seen += 1
+        return result
+
+    def save_poll(self, result: PollResult, *, error: str | None = None) -> None:
+        """Remember validators and poll status, after the items were handed on."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        pipe = self.redis.pipeline(transaction=False)
+        if result.validators and not error:
+            pipe.hset(self._feed_key(result.feed_url), mapping=result.validators)
+        status = {
+            "last_poll_at": now,
+            "last_status": error or ("not_modified" if result.not_modified else "ok"),
+            "feed_url": result.feed_url,
+        }
+        if not error:
+            status |= {"last_found": str(result.found), "last_new": str(len(result.items))}
+        pipe.hset(self.settings.key("source", result.source), mapping=status)
+        pipe.execute()
+
+    def release_claims(self, items: list[Item]) -> None:
+        if items:
+            self.redis.delete(*[self.settings.key("claim", item_keys(i)[0].hex()) for i in items])
+
+    # ---- article --------------------------------------------------------------
+    def process(self, item: Item, run_id: str | None = None) -> Outcome:
+        """Take one item to its final outcome. Raises TransientError to ask for a retry."""
+        keys = item_keys(item)
+        prior = self.index.decisions(keys[:1])[0]
+        if prior:
+            return self._finish(item, run_id, Outcome(decision_outcome(prior), detail={"prior": prior}))
+        try:
+            outcome = self._process_new(item, keys)
+        except PermanentError as exc:
+            outcome = self.fail(item, exc, run_id=None)
+        return self._finish(item, run_id, outcome)
+
+    def _process_new(self, item: Item, keys: list[bytes]) -> Outcome:
+        fetched_at = datetime.now(UTC).isoformat(timespec="seconds")
+        page = self.fetcher.get(item.url)
+        if page.content_type not in HTML_TYPES:
+            raise NotAnArticle(f"content type {page.content_type!r} is not a page", reason="not_html")
+        ext = extract(
+            decode_html(page.content, page.encoding), url=page.url, min_words=self.settings.extract.min_words
+        )
+        rel = relevance.score(ext.text, self.settings.topic, ext.title)
+        if not rel.on_topic:
+            self.recorder.mark_final(keys, "off_topic", "o")
+            return Outcome("off_topic", detail={"relevance": rel.score, "mentions": rel.mentions})
+        prep = self.index.prepare(ext.text)
+        message = build_message(
+            item=item,
+            item_id=item_id(item),
+            final_url=page.url,
+            extracted=ext,
+            word_count=prep.word_count,
+            content_hash=prep.content_hash,
+            fetched_at=fetched_at,
+            relevance=rel,
+        )
+        verdict = self.index.commit(
+            prep, keys[0], message, now=int(time.time()), url=item.url, source=item.source
+        )
+        return self._verdict_outcome(verdict, keys)
+
+    def _verdict_outcome(self, v: Verdict, keys: list[bytes]) -> Outcome:
+        if v.status == "seen":  # another worker decided this URL a moment ago
+            assert v.prior
+            return Outcome(decision_outcome(v.prior), detail={"prior": v.prior})
+        if len(keys) > 1:  # the GUID too, so the next poll skips it by either key
+            decision = f"q:{v.doc_id}" if v.status == "queued" else f"d:{(v.nearest or {}).get('id')}"
+            self.index.mark(keys[1:], decision)
+        if v.status == "queued":
+            return Outcome("queued", detail={"stream_id": v.stream_id, "doc_id": v.doc_id})
+        return Outcome("duplicate", detail={"duplicate_of": v.nearest})
+
+    def fail(self, item: Item, exc: IngestError, *, run_id: str | None, attempts: int = 1) -> Outcome:
+        """Record a final failure (permanent, or transient after its last retry)."""
+        entry = {
+            "url": item.url,
+            "source": item.source,
+            "reason": exc.reason,
+            "error": str(exc)[:500],
+            "attempts": attempts,
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        first = self.recorder.mark_final(item_keys(item), "failed", f"f:{exc.reason}", entry)
+        if first and not isinstance(exc, PermanentError):
+            self.recorder.dead_letter(entry)
+        outcome = Outcome("failed", reason=exc.reason, detail={"error": str(exc)[:300]})
+        if run_id:
+            self._finish(item, run_id, outcome)
+        return outcome
+
+    def _finish(self, item: Item, run_id: str | None, outcome: Outcome) -> Outcome:
+        self.recorder.run_item(
+            run_id, item_keys(item)[0].hex(), outcome.outcome, reason=outcome.reason, url=item.url
+        )
+        self.redis.delete(self.settings.key("claim", item_keys(item)[0].hex()))
+        log.info(
+            "article_decided",
+            outcome=outcome.outcome,
+            reason=outcome.reason,
+            url=item.url,
+            source=item.source,
+            schema_version=SCHEMA_VERSION,
+        )
+        return outcome

@@ -1,0 +1,297 @@
+"""Every setting of the service, typed and validated in one place.
+
+Values come, lowest priority first, from the defaults below, the TOML file
+named by ``INGEST_CONFIG`` (default ``config/ingest.toml``), and environment
+variables: ``REDIS_URL``, ``INGEST_ALLOW_PRIVATE``, ``INGEST_DATA_DIR`` and any
+nested value as ``INGEST_<SECTION>__<KEY>`` (``INGEST_FETCH__TIMEOUT_SECONDS=5``).
+
+Unknown keys are an error, so a misspelt setting never passes silently.
+Relative paths in the file are resolved against the file's own folder.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import quote_plus
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from worker.errors import ConfigError
+
+DEFAULT_CONFIG = Path("config/ingest.toml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSettings(_Section):
+    """One news source polled on a schedule.
+
+    ``kind`` decides how the feed URL is built: ``feed`` takes ``url`` as is;
+    ``search`` fills ``{query}`` in ``url`` (a news search engine's RSS);
+    ``gdelt`` asks the GDELT DOC API for an RSS list of articles matching ``query``.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    kind: Literal["feed", "search", "gdelt"] = "feed"
+    url: str | None = None
+    query: str | None = None
+    interval_seconds: int = Field(default=900, ge=10)
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _needs_url_or_query(self) -> SourceSettings:
+        if self.kind == "feed" and not self.url:
+            raise ValueError(f"source {self.name!r}: kind 'feed' needs 'url'")
+        if self.kind == "search" and not (self.url and "{query}" in self.url and self.query):
+            raise ValueError(f"source {self.name!r}: kind 'search' needs 'query' and a 'url' with {{query}}")
+        if self.kind == "gdelt" and not self.query:
+            raise ValueError(f"source {self.name!r}: kind 'gdelt' needs 'query'")
+        return self
+
+    @property
+    def feed_url(self) -> str:
+        """The URL actually polled."""
+        if self.kind == "feed":
+            assert self.url
+            return self.url
+        assert self.query
+        if self.kind == "search":
+            assert self.url
+            return self.url.replace("{query}", quote_plus(self.query))
+        base = self.url or "https://api.gdeltproject.org/api/v2/doc/doc"
+        return f"{base}?query={quote_plus(self.query)}&mode=artlist&format=rss&maxrecords=75&timespan=1d"
+
+
+class TopicSettings(_Section):
+    """What "on topic" means: every group of terms must be mentioned often enough."""
+
+    name: str
+    # group name -> terms (case-insensitive, matched on word boundaries)
+    groups: dict[str, list[str]] = Field(min_length=1)
+    min_mentions_per_group: int = Field(default=2, ge=1)
+    # share of groups that must be satisfied, 0..1
+    min_score: float = Field(default=1.0, ge=0.0, le=1.0)
+
+    @field_validator("groups")
+    @classmethod
+    def _no_empty_group(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, terms in v.items():
+            if not terms or any(not t.strip() for t in terms):
+                raise ValueError(f"topic group {name!r} needs at least one non-empty term")
+        return v
+
+
+class FetchSettings(_Section):
+    """HTTP policy for feeds and article pages."""
+
+    user_agent: str = "news-ingest-worker/0.1"
+    contact_url: str = "https://example.org/news-ingest-worker"
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    read_timeout_seconds: float = Field(default=10.0, gt=0)
+    total_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_body_bytes: int = Field(default=5_000_000, ge=1024)
+    max_feed_bytes: int = Field(default=10_000_000, ge=1024)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    max_items_per_poll: int = Field(default=500, ge=1)
+    max_retries: int = Field(default=4, ge=0, le=20)
+    retry_backoff_seconds: float = Field(default=5.0, ge=0)
+
+    @property
+    def user_agent_header(self) -> str:
+        return f"{self.user_agent} (+{self.contact_url})"
+
+
+class ExtractSettings(_Section):
+    """What counts as an article page once its text is extracted."""
+
+    # fewer words than this after extraction: "no_text", never queued
+    min_words: int = Field(default=30, ge=1)
+
+
+class DedupSettings(_Section):
+    """Near-duplicate detection: MinHash over word shingles, LSH index in Redis."""
+
+    shingle_words: int = Field(default=5, ge=2, le=12)
+    num_perm: int = Field(default=128, ge=16, le=512)
+    lsh_bands: int = Field(default=22, ge=1)
+    lsh_rows: int = Field(default=3, ge=1)
+    # two texts are copies when estimated Jaccard similarity reaches this ...
+    jaccard_threshold: float = Field(default=0.5, gt=0.0, le=1.0)
+    # ... or when the shorter one is mostly contained in the longer one
+    containment_threshold: float = Field(default=0.8, gt=0.0, le=1.0)
+    # below this many words only an exact (normalised) text match counts
+    short_text_words: int = Field(default=60, ge=0)
+    lsh_shard_bits: int = Field(default=12, ge=0, le=20)
+    retention_days: int = Field(default=90, ge=1)
+
+    @model_validator(mode="after")
+    def _bands_fit(self) -> DedupSettings:
+        if self.lsh_bands * self.lsh_rows > self.num_perm:
+            raise ValueError("dedup.lsh_bands * dedup.lsh_rows must not exceed dedup.num_perm")
+        return self
+
+
+class RedisSettings(_Section):
+    key_prefix: str = "ingest:"
+    stream_key: str = "ingest:articles"
+    # Redis databases per use; broker and index may share one server
+    broker_db: int = Field(default=0, ge=0, le=15)
+
+
+class WorkerSettings(_Section):
+    concurrency: int = Field(default=4, ge=1, le=256)
+    pool: Literal["prefork", "threads", "solo"] = "prefork"
+    # longer than the longest task, so a dead worker's task is re-delivered
+    visibility_timeout_seconds: int = Field(default=3600, ge=60)
+    poll_lock_seconds: int = Field(default=600, ge=10)
+
+
+class Settings(BaseSettings):
+    """The whole configuration; build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid",
+        frozen=True,
+        env_prefix="INGEST_",
+        env_nested_delimiter="__",
+        populate_by_name=True,
+    )
+
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "redis_url"))
+    # host:port pairs, comma-separated in the environment
+    allow_private: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    data_dir: Path = Path("data")
+    seeds_dir: Path = Path("seeds")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["logfmt", "json"] = "logfmt"
+
+    topic: TopicSettings
+    sources: list[SourceSettings] = Field(default_factory=list)
+    fetch: FetchSettings = FetchSettings()
+    extract: ExtractSettings = ExtractSettings()
+    dedup: DedupSettings = DedupSettings()
+    redis: RedisSettings = RedisSettings()
+    worker: WorkerSettings = WorkerSettings()
+
+    @field_validator("allow_private", mode="before")
+    @classmethod
+    def _split_hostports(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [p.strip() for p in v.split(",") if p.strip()]
+        return v
+
+    @field_validator("allow_private")
+    @classmethod
+    def _hostport_form(cls, v: list[str]) -> list[str]:
+        for item in v:
+            host, sep, port = item.rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"{item!r} is not host:port")
+        return [i.lower() for i in v]
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return v or None
+
+    @model_validator(mode="after")
+    def _unique_source_names(self) -> Settings:
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = config_path()
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=path)
+        return (init_settings, env_settings, toml)
+
+    def source(self, name: str) -> SourceSettings:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def key(self, *parts: str) -> str:
+        """A Redis key under this deployment's prefix."""
+        return self.redis.key_prefix + ":".join(parts)
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings for the start-up log, secrets hidden."""
+        data = self.model_dump(mode="json")
+        if self.redis_url:
+            data["redis_url"] = _mask_url(self.redis_url)
+        return data
+
+
+def _mask_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.rsplit("@", 1)[1]
+    return scheme + sep + rest
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("INGEST_CONFIG") or DEFAULT_CONFIG)
+
+
+def _resolve(base: Path, p: Path) -> Path:
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings, or raise ConfigError naming the bad setting."""
+    path = config_path()
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} not found (set INGEST_CONFIG to the TOML file to use)")
+    try:
+        s = Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            lines.append(f"  {loc}: {err['msg']}")
+        raise ConfigError(f"invalid settings in {path} or environment:\n" + "\n".join(lines)) from None
+    except (ValueError, OSError) as exc:  # e.g. a TOML syntax error
+        raise ConfigError(f"cannot read settings from {path}: {exc}") from None
+    base = path.resolve().parent
+    # data_dir from the environment is relative to the working directory, not the file
+    data_dir = s.data_dir if "INGEST_DATA_DIR" in os.environ else _resolve(base, s.data_dir)
+    return s.model_copy(update={"data_dir": data_dir.resolve(), "seeds_dir": _resolve(base, s.seeds_dir)})
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once."""
+    return load_settings()

@@ -1,0 +1,94 @@
+"""What ``ingest status`` shows: read-only views of the service's state in Redis."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from worker.celery_app import QUEUE_ARTICLES, QUEUE_POLL
+from worker.settings import Settings
+
+# kombu's Redis transport keeps one list per priority step of a queue
+_PRIORITY_SUFFIXES = ["", "\x06\x163", "\x06\x166", "\x06\x169"]
+
+
+def _s(v: Any) -> Any:
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def broker_queue_lengths(client: redis.Redis, s: Settings) -> dict[str, int]:
+    prefix = f"{s.redis.key_prefix}celery:"
+    return {
+        q: sum(int(client.llen(prefix + q + suffix)) for suffix in _PRIORITY_SUFFIXES)
+        for q in (QUEUE_POLL, QUEUE_ARTICLES)
+    }
+
+
+def stream_groups(client: redis.Redis, stream: str) -> list[dict[str, Any]]:
+    try:
+        groups = client.xinfo_groups(stream)
+    except redis.ResponseError:  # no stream yet
+        return []
+    return [
+        {
+            "name": _s(g["name"]),
+            "pending": int(g["pending"]),
+            "lag": (int(g["lag"]) if g.get("lag") is not None else None),
+            "last_delivered_id": _s(g["last-delivered-id"]),
+        }
+        for g in groups
+    ]
+
+
+def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
+    p = s.redis.key_prefix
+    stats = {_s(k): int(v) for k, v in client.hgetall(f"{p}stats").items()}
+    sources = {}
+    for src in s.sources:
+        info = {_s(k): _s(v) for k, v in client.hgetall(s.key("source", src.name)).items()}
+        sources[src.name] = {"interval_seconds": src.interval_seconds, "enabled": src.enabled, **info}
+    failures = [json.loads(x) for x in client.lrange(f"{p}failures", 0, 9)]
+    return {
+        "stream": {
+            "key": s.redis.stream_key,
+            "length": int(client.xlen(s.redis.stream_key)),
+            "groups": stream_groups(client, s.redis.stream_key),
+        },
+        "broker_queues": broker_queue_lengths(client, s),
+        "index": {
+            "documents": int(client.get(f"{p}docs:n") or 0),
+            "seeds": int(client.hlen(f"{p}seeds")),
+            "urls_decided": int(client.hlen(f"{p}urls")),
+        },
+        "outcomes": {k: stats.get(k, 0) for k in ("queued", "duplicate", "off_topic", "failed")},
+        "dead_letters": int(client.xlen(f"{p}deadletter")),
+        "sources": sources,
+        "recent_failures": failures,
+    }
+
+
+def format_status(st: dict[str, Any]) -> str:
+    out = []
+    stream = st["stream"]
+    out.append(f"stream {stream['key']}: {stream['length']} articles")
+    for g in stream["groups"]:
+        out.append(f"  group {g['name']}: lag={g['lag']} pending={g['pending']}")
+    q = st["broker_queues"]
+    out.append("broker queues: " + " ".join(f"{k}={v}" for k, v in q.items()))
+    ix = st["index"]
+    out.append(f"index: {ix['documents']} documents ({ix['seeds']} seeds), {ix['urls_decided']} URLs decided")
+    out.append("outcomes: " + " ".join(f"{k}={v}" for k, v in st["outcomes"].items()))
+    out.append(f"dead letters: {st['dead_letters']}")
+    out.append("sources:")
+    for name, info in st["sources"].items():
+        last = info.get("last_poll_at", "never")
+        state = info.get("last_status", "-")
+        counts = f" found={info['last_found']} new={info['last_new']}" if "last_found" in info else ""
+        out.append(f"  {name:<16} every {info['interval_seconds']}s  last poll {last} {state}{counts}")
+    if st["recent_failures"]:
+        out.append("recent failures:")
+        for f in st["recent_failures"]:
+            out.append(f"  {f.get('at', '')} {f.get('reason')}: {f.get('url')} ({f.get('source')})")
+    return "\n".join(out)

@@ -1,0 +1,163 @@
+"""Celery tasks: decode arguments, call the pipeline, map errors to retry or give up.
+
+Every task is idempotent: it may run twice, or die half-way, without a second
+copy on the stream (the dedup script decides and publishes atomically, and an
+item already decided is not processed again).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_shutdown
+
+from worker.celery_app import app
+from worker.errors import IngestError, PermanentError, RateLimited, TransientError
+from worker.feeds import Item
+from worker.logs import get_logger
+from worker.pipeline import Ingest
+from worker.settings import get_settings
+
+log = get_logger(__name__)
+
+_ingest: Ingest | None = None
+_ingest_pid: int | None = None
+
+# compare-and-delete: only the holder releases a lock
+_UNLOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+
+def get_ingest() -> Ingest:
+    """The pipeline resources of this process (created after fork, one per child)."""
+    global _ingest, _ingest_pid
+    if _ingest is None or _ingest_pid != os.getpid():
+        _ingest = Ingest(get_settings())
+        _ingest_pid = os.getpid()
+    return _ingest
+
+
+@worker_process_shutdown.connect
+def _close(**_: Any) -> None:
+    if _ingest is not None and _ingest_pid == os.getpid():
+        _ingest.close()
+
+
+def backoff_seconds(retries: int, exc: IngestError | None = None, base: float = 5.0) -> float:
+    """Exponential backoff with full jitter; a site's Retry-After wins when longer."""
+    delay = random.uniform(base / 2, min(600.0, base * 2**retries))
+    if isinstance(exc, RateLimited) and exc.retry_after:
+        delay = max(delay, min(exc.retry_after, 3600.0))
+    return delay
+
+
+def _poll(feed_url: str, source: str, run_id: str | None) -> dict[str, Any]:
+    ingest = get_ingest()
+    try:
+        result = ingest.poll(feed_url, source)
+    except IngestError as exc:
+        from worker.pipeline import PollResult
+
+        empty = PollResult(feed_url=feed_url, source=source)
+        ingest.save_poll(empty, error=exc.reason)
+        summary = {**empty.summary(), "error": exc.reason, "message": str(exc)[:300]}
+        ingest.recorder.run_poll_done(run_id, feed_url, summary)
+        log.warning("poll_failed", source=source, url=feed_url, reason=exc.reason, error=str(exc)[:300])
+        return summary
+    ingest.recorder.run_pending(run_id, [_run_key(i) for i in result.items])
+    sent = 0
+    try:
+        for item in result.items:
+            process_article.apply_async((item.to_dict(), run_id))
+            sent += 1
+    finally:
+        # items not handed on are released so the next poll takes them again
+        ingest.release_claims(result.items[sent:])
+    ingest.save_poll(result)
+    summary = result.summary()
+    ingest.recorder.run_poll_done(run_id, feed_url, summary)
+    log.info("polled", **summary)
+    return summary
+
+
+def _run_key(item: Item) -> str:
+    from worker.pipeline import item_keys
+
+    return item_keys(item)[0].hex()
+
+
+@app.task(name="worker.tasks.poll_source")
+def poll_source(source_name: str, run_id: str | None = None) -> dict[str, Any]:
+    """Poll one configured source, unless a poll of it is already running."""
+    settings = get_settings()
+    source = settings.source(source_name)
+    ingest = get_ingest()
+    lock = settings.key("lock", "poll", source_name)
+    token = uuid.uuid4().hex
+    if not ingest.redis.set(lock, token, nx=True, ex=settings.worker.poll_lock_seconds):
+        summary = {
+            "source": source_name,
+            "feed_url": source.feed_url,
+            "skipped": "already_running",
+            "found": 0,
+            "seen": 0,
+            "new": 0,
+        }
+        ingest.recorder.run_poll_done(run_id, source.feed_url, summary)
+        log.info("poll_skipped", source=source_name, reason="already_running")
+        return summary
+    try:
+        return _poll(source.feed_url, source_name, run_id)
+    finally:
+        ingest.redis.eval(_UNLOCK, 1, lock, token)
+
+
+@app.task(name="worker.tasks.poll_feed")
+def poll_feed(feed_url: str, run_id: str | None = None, source: str = "adhoc") -> dict[str, Any]:
+    """Poll a feed given ad hoc (not in the configuration)."""
+    return _poll(feed_url, source, run_id)
+
+
+@app.task(name="worker.tasks.poll_all")
+def poll_all(run_id: str | None = None) -> list[str]:
+    names = [s.name for s in get_settings().sources if s.enabled]
+    for name in names:
+        poll_source.apply_async((name, run_id))
+    return names
+
+
+@app.task(bind=True, name="worker.tasks.process_article", max_retries=None)
+def process_article(self: Any, item: dict[str, Any], run_id: str | None = None) -> str:
+    """Fetch, extract, score, dedup and publish one article."""
+    it = Item.from_dict(item)
+    ingest = get_ingest()
+    max_retries = get_settings().fetch.max_retries
+    try:
+        return ingest.process(it, run_id).outcome
+    except PermanentError as exc:  # raised outside the pipeline's own handling
+        return ingest.fail(it, exc, run_id=run_id).outcome
+    except Exception as exc:  # transient, or a bug/poison input: retried, then given up
+        err = (
+            exc
+            if isinstance(exc, IngestError)
+            else TransientError(
+                f"{type(exc).__name__}: {exc}",
+                reason="timeout" if isinstance(exc, SoftTimeLimitExceeded) else "internal_error",
+            )
+        )
+        if not isinstance(exc, IngestError):
+            log.exception("process_error", url=it.url, source=it.source)
+        if self.request.retries < max_retries:
+            countdown = backoff_seconds(self.request.retries, err, get_settings().fetch.retry_backoff_seconds)
+            log.info(
+                "retry",
+                url=it.url,
+                reason=err.reason,
+                attempt=self.request.retries + 1,
+                countdown=round(countdown, 1),
+            )
+            raise self.retry(exc=exc, countdown=countdown) from None
+        return ingest.fail(it, err, run_id=run_id, attempts=self.request.retries + 1).outcome

@@ -1,0 +1,160 @@
+"""Text normalisation, content hashes and MinHash signatures (numpy, no per-shingle loop).
+
+Everything that decides "is this the same text?" starts here, so that trivial
+differences (Unicode forms, curly quotes, dashes, case, spacing, entities left
+in by a page) never decide: both sides go through :func:`normalize` first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u2033": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2039": "'",
+        "\u203a": "'",
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2015": "-",
+        "\u2212": "-",
+        "\u00ad": None,
+    }
+)
+# letters and digits make a word; everything else separates words
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def normalize(text: str) -> str:
+    """A canonical form of a text for hashing: NFKC, unescaped, plain quotes, casefolded,
+    one space between words and no punctuation."""
+    text = html.unescape(text)
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
+    return " ".join(_WORD.findall(text))
+
+
+def words(normalized: str) -> list[str]:
+    return normalized.split()
+
+
+def content_hash(normalized: str) -> str:
+    """sha256 of the normalised text: equal for texts that differ only trivially."""
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+def url_hash(url: str) -> bytes:
+    """A compact (8-byte) key for a canonical URL or GUID in Redis hashes."""
+    return hashlib.blake2b(url.encode("utf-8"), digest_size=8).digest()
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A MinHash signature of a text's word shingles.
+
+    ``values`` are the full 32-bit minima, used for LSH bands; ``stored()`` keeps
+    their low 16 bits (b-bit MinHash), which is all the similarity estimate needs.
+    """
+
+    values: np.ndarray  # uint32, shape (num_perm,)
+    shingles: int  # number of distinct shingles
+
+    def stored(self) -> bytes:
+        return self.values.astype("<u2").tobytes()
+
+    def band_hashes(self, bands: int, rows: int) -> list[bytes]:
+        """One 8-byte hash per LSH band of ``rows`` values."""
+        v = self.values[: bands * rows].astype("<u4").reshape(bands, rows)
+        return [
+            hashlib.blake2b(row.tobytes(), digest_size=8, person=b"band%04d" % i).digest()
+            for i, row in enumerate(v)
+        ]
+
+
+_MERSENNE = np.uint64((1 << 61) - 1)
+
+
+@lru_cache(maxsize=8)
+def _permutations(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed random (a, b) pairs: every worker and every run must hash alike."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    a = rng.integers(1, (1 << 32) - 1, size=num_perm, dtype=np.uint64)
+    b = rng.integers(0, (1 << 32) - 1, size=num_perm, dtype=np.uint64)
+    return a, b
+
+
+def shingle_hashes(tokens: list[str], k: int) -> np.ndarray:
+    """Distinct 32-bit hashes of the k-word shingles (the whole text if shorter)."""
+    if not tokens:
+        return np.zeros(0, dtype=np.uint64)
+    tok = np.fromiter((zlib.crc32(t.encode("utf-8")) for t in tokens), dtype=np.uint64, count=len(tokens))
+    if len(tokens) < k:
+        k = len(tokens)
+    n = len(tokens) - k + 1
+    h = np.zeros(n, dtype=np.uint64)
+    # polynomial rolling combination of the k word hashes, vectorised over all shingles
+    with np.errstate(over="ignore"):
+        for j in range(k):
+            h = h * np.uint64(0x100000001B3) + tok[j : j + n]
+        h ^= h >> np.uint64(29)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(32)
+    return np.unique(h & np.uint64(0xFFFFFFFF))
+
+
+def signature(normalized: str, *, k: int, num_perm: int) -> Signature:
+    """MinHash of the text's k-word shingles: one vectorised pass, (num_perm x shingles)."""
+    sh = shingle_hashes(words(normalized), k)
+    if sh.size == 0:
+        return Signature(np.full(num_perm, 0xFFFFFFFF, dtype=np.uint32), 0)
+    a, b = _permutations(num_perm)
+    # (a*x + b) mod (2^61 - 1), truncated to 32 bits; x < 2^32 and a < 2^32 keep it in uint64
+    with np.errstate(over="ignore"):
+        hv = (np.outer(a, sh) + b[:, None]) % _MERSENNE
+    mins = (hv & np.uint64(0xFFFFFFFF)).min(axis=1).astype(np.uint32)
+    return Signature(mins, int(sh.size))
+
+
+def estimate_jaccard(a: bytes, b: bytes) -> float:
+    """Share of equal 16-bit minima: an estimate of the Jaccard similarity."""
+    x = np.frombuffer(a, dtype="<u2")
+    y = np.frombuffer(b, dtype="<u2")
+    return float(np.count_nonzero(x == y)) / x.size
+
+
+def containment(jaccard: float, size_a: int, size_b: int) -> float:
+    """How much of the smaller shingle set lies in the larger one, derived from Jaccard."""
+    if min(size_a, size_b) == 0:
+        return 0.0
+    inter = jaccard * (size_a + size_b) / (1.0 + jaccard)
+    return min(1.0, inter / min(size_a, size_b))
+
+
+def exact_jaccard(norm_a: str, norm_b: str, k: int) -> float:
+    """The true Jaccard similarity of two texts' shingle sets (for explanations)."""
+    a = set(shingle_hashes(words(norm_a), k).tolist())
+    b = set(shingle_hashes(words(norm_b), k).tolist())
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
