@@ -75,7 +75,14 @@ def env(redis_server_url: str, prefix: str, web: FixtureServer, tmp_path: Path) 
             "INGEST_ALLOW_PRIVATE": web.hostport,
             "INGEST_DATA_DIR": str(tmp_path / "data"),
             "INGEST_SOURCES": json.dumps(
-                [{"name": "local-rss", "kind": "feed", "url": web.url("/feeds/topic.rss"), "interval_seconds": 3600}]
+                [
+                    {
+                        "name": "local-rss",
+                        "kind": "feed",
+                        "url": web.url("/feeds/topic.rss"),
+                        "interval_seconds": 3600,
+                    }
+                ]
             ),
             "INGEST_FETCH__MAX_RETRIES": "2",
             "INGEST_FETCH__RETRY_BACKOFF_SECONDS": "0.2",
@@ -109,10 +116,14 @@ class Service:
         self.procs.append(proc)
         return proc
 
-    def ingest(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def ingest(
+        self, *args: str, timeout: float = 120, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         res = subprocess.run([INGEST, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
         if check and res.returncode != 0:
-            raise AssertionError(f"ingest {' '.join(args)} exited {res.returncode}:\n{res.stdout}\n{res.stderr}")
+            raise AssertionError(
+                f"ingest {' '.join(args)} exited {res.returncode}:\n{res.stdout}\n{res.stderr}"
+            )
         return res
 
     def fetch_wait(self, *args: str, timeout: float = 120) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import redis
 
 from worker.errors import ConfigError, IngestError
 from worker.logs import configure_logging, get_logger
+from worker.redisconn import as_str
 from worker.settings import Settings, get_settings
 
 log = get_logger("worker.cli")
@@ -44,7 +45,7 @@ def _use_redis_url(url: str) -> None:
 
 
 def _client(s: Settings) -> redis.Redis:
-    from worker.pipeline import redis_client
+    from worker.redisconn import redis_client
 
     assert s.redis_url
     return redis_client(s.redis_url)
@@ -267,15 +268,16 @@ def tail(count: int, as_json: bool) -> None:
         s = _settings()
         from worker.message import decode
 
-        entries = _client(s).xrevrange(s.redis.stream_key, count=count)
-        for sid, fields in reversed(entries):
+        entries: Any = _client(s).xrevrange(s.redis.stream_key, count=count)
+        for raw_id, fields in reversed(entries):
+            sid = as_str(raw_id)
             doc = decode(fields)
             if as_json:
-                click.echo(json.dumps({"stream_id": sid.decode(), **doc}, ensure_ascii=False))
+                click.echo(json.dumps({"stream_id": sid, **doc}, ensure_ascii=False))
                 continue
             near = doc.get("dedup", {}).get("nearest") or {}
             click.echo(
-                f"{sid.decode()}  {doc.get('published_at') or '-':<25} {doc['source']:<12} "
+                f"{sid}  {doc.get('published_at') or '-':<25} {doc['source']:<12} "
                 f"{doc['word_count']:>5}w  {doc.get('title') or '(untitled)'}\n"
                 f"    {doc['url']}"
                 + (

@@ -26,6 +26,7 @@ from typing import Any
 
 import redis
 
+from worker.redisconn import as_str
 from worker.settings import DedupSettings
 from worker.textsig import Signature, content_hash, normalize, signature, url_hash
 
@@ -174,11 +175,11 @@ class DedupIndex:
         if not url_keys:
             return []
         vals = self.r.hmget(f"{self.prefix}urls", url_keys)
-        return [v.decode() if v is not None else None for v in vals]
+        return [as_str(v) if v is not None else None for v in vals]
 
     def copies(self, doc_id: int, limit: int = 20) -> list[dict[str, Any]]:
         raw = self.r.lrange(f"{self.prefix}copies:{doc_id}", -limit, -1)
         return [json.loads(x) for x in raw]
 
     def seed_names(self) -> dict[int, str]:
-        return {int(k): v.decode() for k, v in self.r.hgetall(f"{self.prefix}seeds").items()}
+        return {int(k): as_str(v) for k, v in self.r.hgetall(f"{self.prefix}seeds").items()}

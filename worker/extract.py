@@ -9,6 +9,7 @@ import py3langid
 import trafilatura
 from charset_normalizer import from_bytes
 from lxml.html import HtmlElement
+from trafilatura.settings import Document
 
 from worker.errors import NotAnArticle
 
@@ -55,10 +56,10 @@ def extract(html: str, url: str | None = None, *, min_words: int = 30) -> Extrac
         favor_precision=True,
         deduplicate=False,
     )
-    text = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
+    text = (doc.text or "").strip() if isinstance(doc, Document) else ""
     if len(text.split()) < min_words:
         raise NotAnArticle(f"no article text found ({len(text.split())} words)", reason="no_text")
-    assert doc is not None
+    assert isinstance(doc, Document)
     authors = [a.strip() for a in (doc.author or "").split(";") if a.strip()]
     return Extracted(
         title=doc.title or None,

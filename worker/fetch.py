@@ -54,9 +54,9 @@ class AddressPolicy:
         self.allow = {a.lower() for a in allow_private}
 
     def allowed(self, host: str, ip: str, port: int) -> bool:
-        addr = ipaddress.ip_address(ip.split("%", 1)[0])
-        if getattr(addr, "ipv4_mapped", None):
-            addr = addr.ipv4_mapped  # type: ignore[union-attr]
+        addr: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(ip.split("%", 1)[0])
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+            addr = addr.ipv4_mapped
         if addr.is_global and not addr.is_multicast:
             return True
         return f"{host.lower()}:{port}" in self.allow or f"{ip}:{port}" in self.allow

@@ -10,7 +10,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -23,23 +23,13 @@ from worker.fetch import Fetcher
 from worker.logs import get_logger
 from worker.message import SCHEMA_VERSION, build_message
 from worker.outcomes import Recorder, decision_outcome
+from worker.redisconn import as_str, redis_client
 from worker.settings import Settings
 from worker.textsig import url_hash
 
 log = get_logger(__name__)
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
-
-
-def redis_client(url: str) -> redis.Redis:
-    """A client that survives a Redis restart: health checks and retried connects."""
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=5,
-        socket_timeout=30,
-        health_check_interval=15,
-        retry_on_timeout=True,
-    )
 
 
 def item_keys(item: Item) -> list[bytes]:
@@ -106,7 +96,7 @@ class Ingest:
 
     def poll(self, feed_url: str, source: str) -> PollResult:
         """Fetch a feed (conditionally) and return its items not decided or in flight yet."""
-        state = {k.decode(): v.decode() for k, v in self.redis.hgetall(self._feed_key(feed_url)).items()}
+        state = {as_str(k): as_str(v) for k, v in self.redis.hgetall(self._feed_key(feed_url)).items()}
         res = self.fetcher.get(
             feed_url,
             max_bytes=self.settings.fetch.max_feed_bytes,
@@ -149,8 +139,8 @@ class Ingest:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         pipe = self.redis.pipeline(transaction=False)
         if result.validators and not error:
-            pipe.hset(self._feed_key(result.feed_url), mapping=result.validators)
-        status = {
+            pipe.hset(self._feed_key(result.feed_url), mapping=cast(dict[Any, Any], result.validators))
+        status: dict[Any, Any] = {
             "last_poll_at": now,
             "last_status": error or ("not_modified" if result.not_modified else "ok"),
             "feed_url": result.feed_url,

@@ -42,7 +42,7 @@ class FixtureServer:
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 path = urlsplit(self.path).path
                 status_holder: list[int] = []
                 orig = self.send_response
