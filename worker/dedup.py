@@ -5,21 +5,15 @@ The decision and the publication are one server-side script
 (``lua/decide.lua``): either an article is new, indexed and on the stream, or
 it is a duplicate and recorded against the article it copies; nothing in between.
 
-Layout (all under the key prefix):
-
-* ``urls``      hash  url/guid hash -> decision (``q:<id>`` queued, ``s:<id>`` seed,
-                      ``d:<id>`` duplicate of id, ``o`` off-topic, ``f:<reason>`` failed)
-* ``texts``     hash  normalised-text hash -> doc id
-* ``sig:<n>``   string of fixed-size records (signature, shingle count, kind, time,
-                      stream id), doc id ``i`` at ``(i % shard) * record`` of ``sig:<i // shard>``
-* ``lsh:<band>:<shard>`` hash  band hash -> packed doc ids
-* ``seeds``     hash  doc id -> seed name
-* ``copies:<id>`` list of the later copies of doc ``id`` ("also published by")
+The layout of the keys is described at the top of the script. Articles are
+indexed in epochs whose keys Redis expires by itself after the retention
+period; seeds are indexed apart and never expire.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -32,6 +26,25 @@ from worker.textsig import Signature, content_hash, normalize, signature, url_ha
 
 RECORD_SHARD = 4096
 MAX_REPORTED_CANDIDATES = 5
+SEED_EPOCH = "seed"
+
+
+@dataclass(frozen=True)
+class Epochs:
+    """Which index epochs are alive at a moment, and when the current one's keys expire."""
+
+    current: int
+    live: list[str]  # "seed" first, then the current epoch, then older ones
+    expire_at: int
+
+    @classmethod
+    def at(cls, now: float, settings: DedupSettings) -> Epochs:
+        length = settings.epoch_days * 86400
+        retention = settings.retention_days * 86400
+        current = int(now // length)
+        oldest = int((now - retention) // length)
+        live = [SEED_EPOCH] + [str(e) for e in range(current, oldest - 1, -1)]
+        return cls(current, live, int((current + 1) * length + retention) + 1)
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,7 @@ class Verdict:
 
     status: str  # new | duplicate | seen | queued | seeded
     nearest: dict[str, Any] | None = None
+    nearest_seed: dict[str, Any] | None = None
     candidates: list[dict[str, Any]] = field(default_factory=list)
     prior: str | None = None  # for "seen": the earlier decision
     doc_id: int | None = None
@@ -67,7 +81,7 @@ class DedupIndex:
         self.s = settings
         self.prefix = prefix
         self.stream_key = stream_key
-        self.record_size = 2 * settings.num_perm + 24
+        self.record_size = 2 * settings.num_perm + 32
         lua = resources.files("worker").joinpath("lua/decide.lua").read_text("utf-8")
         self._decide = client.register_script(lua)
 
@@ -83,15 +97,6 @@ class DedupIndex:
             short=n_words < self.s.short_text_words,
         )
 
-    def _band_args(self, sig: Signature) -> tuple[list[str], list[bytes]]:
-        keys, fields = [], []
-        bits = self.s.lsh_shard_bits
-        for band, h in enumerate(sig.band_hashes(self.s.lsh_bands, self.s.lsh_rows)):
-            shard = int.from_bytes(h[:4], "big") >> (32 - bits) if bits else 0
-            keys.append(f"{self.prefix}lsh:{band}:{shard}")
-            fields.append(h)
-        return keys, fields
-
     def _run(
         self,
         mode: str,
@@ -104,11 +109,12 @@ class DedupIndex:
         url: str = "",
         source: str = "",
     ) -> Verdict:
-        keys, fields = self._band_args(prep.signature)
+        epochs = Epochs.at(now, self.s)
         head = ""
         if message is not None:
             body = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
             head = body[:-1] + ',"dedup":'
+        bands = prep.signature.band_hashes(self.s.lsh_bands, self.s.lsh_rows)
         args: list[Any] = [
             mode,
             self.prefix,
@@ -119,10 +125,9 @@ class DedupIndex:
             "1" if prep.short else "0",
             self.s.jaccard_threshold,
             self.s.containment_threshold,
-            len(keys),
-            *keys,
-            *fields,
             now,
+            ",".join(epochs.live),
+            epochs.expire_at,
             self.stream_key,
             head,
             seed_name,
@@ -131,6 +136,10 @@ class DedupIndex:
             MAX_REPORTED_CANDIDATES,
             self.record_size,
             RECORD_SHARD,
+            self.s.lsh_base_buckets,
+            "1" if self.s.publish_copies else "0",
+            len(bands),
+            *bands,
         ]
         res = self._decide(keys=[], args=args)
         status = res[0].decode()
@@ -140,6 +149,7 @@ class DedupIndex:
         v = Verdict(
             status,
             nearest=detail.get("nearest") or None,
+            nearest_seed=detail.get("nearest_seed") or None,
             candidates=detail.get("candidates") or [],
         )
         if len(res) > 2:
@@ -147,9 +157,9 @@ class DedupIndex:
             v.stream_id = res[3].decode() if res[3] else None
         return v
 
-    def check(self, prep: Prepared, url_key: bytes) -> Verdict:
+    def check(self, prep: Prepared, url_key: bytes, *, now: int | None = None) -> Verdict:
         """The verdict against the current index, changing nothing."""
-        return self._run("check", prep, url_key, now=0)
+        return self._run("check", prep, url_key, now=int(time.time()) if now is None else now)
 
     def commit(
         self, prep: Prepared, url_key: bytes, message: dict[str, Any], *, now: int, url: str, source: str
@@ -163,19 +173,35 @@ class DedupIndex:
         return self._run("seed", prep, url_hash(f"seed:{name}"), now=now, seed_name=name)
 
     # decisions that never reach the script: off-topic and failed items
+    def url_hashes(self, now: float | None = None) -> tuple[str, list[str], int]:
+        """(hash to write decisions to, hashes to read them from, expiry of the first)."""
+        ep = Epochs.at(time.time() if now is None else now, self.s)
+        keys = [f"{self.prefix}e{e}:urls" for e in ep.live]
+        return keys[1], keys, ep.expire_at
+
     def mark(self, url_keys: list[bytes], decision: str) -> None:
         """Record a final decision for URLs/GUIDs, keeping any earlier one."""
+        key, _, expire_at = self.url_hashes()
         pipe = self.r.pipeline(transaction=False)
         for k in url_keys:
-            pipe.hsetnx(f"{self.prefix}urls", k, decision)
+            pipe.hsetnx(key, k, decision)
+        pipe.expireat(key, expire_at)
         pipe.execute()
 
     def decisions(self, url_keys: list[bytes]) -> list[str | None]:
         """The recorded decision of each URL/GUID key, None where there is none."""
         if not url_keys:
             return []
-        vals = self.r.hmget(f"{self.prefix}urls", url_keys)
-        return [as_str(v) if v is not None else None for v in vals]
+        _, keys, _ = self.url_hashes()
+        pipe = self.r.pipeline(transaction=False)
+        for key in keys:
+            pipe.hmget(key, url_keys)
+        found: list[str | None] = [None] * len(url_keys)
+        for vals in pipe.execute():
+            for i, v in enumerate(vals):
+                if found[i] is None and v is not None:
+                    found[i] = as_str(v)
+        return found
 
     def copies(self, doc_id: int, limit: int = 20) -> list[dict[str, Any]]:
         raw = self.r.lrange(f"{self.prefix}copies:{doc_id}", -limit, -1)

@@ -22,20 +22,23 @@ OUTCOMES = ("queued", "duplicate", "off_topic", "failed")
 RUN_TTL_SECONDS = 7 * 86400
 RECENT_FAILURES = 100
 
-# HSETNX each key; the first one written moves the counter and remembers the failure.
+# Write the decision for every key of the item unless its URL (first key) is decided in
+# any live epoch; the first write moves the counter and remembers the failure.
+# KEYS: write hash, stats, failures, then every live url hash
+# ARGV: expire_at, trim, decision, outcome, failure JSON, then the item's keys
 _MARK = """
-local first = 0
-for i = 1, #KEYS - 2 do
-  if redis.call('HSETNX', KEYS[i], ARGV[i], ARGV[#ARGV - 2]) == 1 and i == 1 then first = 1 end
+local first_key = ARGV[6]
+for i = 4, #KEYS do
+  if redis.call('HEXISTS', KEYS[i], first_key) == 1 then return 0 end
 end
-if first == 1 then
-  redis.call('HINCRBY', KEYS[#KEYS - 1], ARGV[#ARGV - 1], 1)
-  if ARGV[#ARGV] ~= '' then
-    redis.call('LPUSH', KEYS[#KEYS], ARGV[#ARGV])
-    redis.call('LTRIM', KEYS[#KEYS], 0, tonumber(ARGV[#ARGV - 3]))
-  end
+for i = 6, #ARGV do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[3]) end
+redis.call('EXPIREAT', KEYS[1], ARGV[1])
+redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
+if ARGV[5] ~= '' then
+  redis.call('LPUSH', KEYS[3], ARGV[5])
+  redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[2]))
 end
-return first
+return 1
 """
 
 
@@ -53,12 +56,22 @@ class Recorder:
         self._mark = client.register_script(_MARK)
 
     def mark_final(
-        self, url_keys: list[bytes], outcome: str, decision: str, failure: dict[str, Any] | None = None
+        self,
+        url_hashes: tuple[str, list[str], int],
+        url_keys: list[bytes],
+        outcome: str,
+        decision: str,
+        failure: dict[str, Any] | None = None,
     ) -> bool:
-        """Write an off-topic/failed decision for the item's keys; True if it was the first."""
-        keys = [f"{self.prefix}urls"] * len(url_keys) + [f"{self.prefix}stats", f"{self.prefix}failures"]
+        """Write an off-topic/failed decision for the item's keys; True if it was the first.
+
+        ``url_hashes`` is :meth:`worker.dedup.DedupIndex.url_hashes`: where decisions live.
+        """
+        write, read, expire_at = url_hashes
+        keys = [write, f"{self.prefix}stats", f"{self.prefix}failures", *read]
         fail = json.dumps(failure, ensure_ascii=False) if failure else ""
-        return bool(self._mark(keys=keys, args=[*url_keys, RECENT_FAILURES - 1, decision, outcome, fail]))
+        args: list[Any] = [expire_at, RECENT_FAILURES - 1, decision, outcome, fail, *url_keys]
+        return bool(self._mark(keys=keys, args=args))
 
     def run_item(self, run_id: str | None, item_key: str, outcome: str, **detail: Any) -> None:
         """Record an item's outcome in an ad-hoc run (idempotent: the last write wins)."""

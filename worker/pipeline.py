@@ -177,7 +177,7 @@ class Ingest:
         )
         rel = relevance.score(ext.text, self.settings.topic, ext.title)
         if not rel.on_topic:
-            self.recorder.mark_final(keys, "off_topic", "o")
+            self.recorder.mark_final(self.index.url_hashes(), keys, "off_topic", "o")
             return Outcome("off_topic", detail={"relevance": rel.score, "mentions": rel.mentions})
         prep = self.index.prepare(ext.text)
         message = build_message(
@@ -216,7 +216,9 @@ class Ingest:
             "attempts": attempts,
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        first = self.recorder.mark_final(item_keys(item), "failed", f"f:{exc.reason}", entry)
+        first = self.recorder.mark_final(
+            self.index.url_hashes(), item_keys(item), "failed", f"f:{exc.reason}", entry
+        )
         if first and not isinstance(exc, PermanentError):
             self.recorder.dead_letter(entry)
         outcome = Outcome("failed", reason=exc.reason, detail={"error": str(exc)[:300]})

@@ -141,8 +141,13 @@ class DedupSettings(_Section):
     containment_threshold: float = Field(default=0.8, gt=0.0, le=1.0)
     # below this many words only an exact (normalised) text match counts
     short_text_words: int = Field(default=60, ge=0)
-    lsh_shard_bits: int = Field(default=12, ge=0, le=20)
-    retention_days: int = Field(default=90, ge=1)
+    # buckets (of 8 entries) in the first level of an epoch's tables; each next level doubles
+    lsh_base_buckets: int = Field(default=1024, ge=16, le=1 << 20)
+    # articles leave the index after retention_days (+ at most one epoch); seeds never do
+    retention_days: float = Field(default=90, gt=0)
+    epoch_days: float = Field(default=30, gt=0)
+    # also put a "copy" message on the stream when a duplicate is found
+    publish_copies: bool = False
 
     @model_validator(mode="after")
     def _bands_fit(self) -> DedupSettings:

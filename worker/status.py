@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import redis
@@ -44,6 +45,9 @@ def stream_groups(client: redis.Redis, stream: str) -> list[dict[str, Any]]:
 
 def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
     p = s.redis.key_prefix
+    from worker.dedup import Epochs
+
+    url_hashes = [f"{p}e{e}:urls" for e in Epochs.at(time.time(), s.dedup).live]
     stats = {_s(k): int(v) for k, v in client.hgetall(f"{p}stats").items()}
     sources = {}
     for src in s.sources:
@@ -60,7 +64,7 @@ def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
         "index": {
             "documents": int(client.get(f"{p}docs:n") or 0),
             "seeds": int(client.hlen(f"{p}seeds")),
-            "urls_decided": int(client.hlen(f"{p}urls")),
+            "urls_decided": sum(int(client.hlen(k)) for k in url_hashes),
         },
         "outcomes": {k: stats.get(k, 0) for k in ("queued", "duplicate", "off_topic", "failed")},
         "dead_letters": int(client.xlen(f"{p}deadletter")),
