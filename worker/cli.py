@@ -276,6 +276,10 @@ def tail(count: int, as_json: bool) -> None:
             if as_json:
                 click.echo(json.dumps({"stream_id": sid, **doc}, ensure_ascii=False))
                 continue
+            if doc.get("type") == "copy":
+                of = doc.get("of") or {}
+                click.echo(f"{sid}  copy of {of.get('kind')} #{of.get('id')}: {doc['url']}")
+                continue
             near = doc.get("dedup", {}).get("nearest") or {}
             click.echo(
                 f"{sid}  {doc.get('published_at') or '-':<25} {doc['source']:<12} "
@@ -288,6 +292,37 @@ def tail(count: int, as_json: bool) -> None:
                     else ""
                 )
             )
+    except IngestError as exc:
+        _fail(exc)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, metavar="URL|FILE...")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per input, one per line.")
+def explain(inputs: tuple[str, ...], as_json: bool) -> None:
+    """Why each page or text would be judged new or a duplicate (changes nothing).
+
+    A .txt file is taken as extracted text; an .html file is extracted first.
+    """
+    try:
+        s = _settings()
+        from worker.explain import explain_all, format_explanation
+        from worker.pipeline import Ingest
+
+        ingest = Ingest(s, _client(s))
+        try:
+            results = explain_all(ingest, list(inputs))
+        finally:
+            ingest.close()
+        for res in results:
+            if as_json:
+                click.echo(json.dumps(res, ensure_ascii=False))
+            elif res["verdict"] == "error":
+                click.echo(f"{res['input']}\n  error: {res['error']}")
+            else:
+                click.echo(format_explanation(res))
+        if any(res["verdict"] == "error" for res in results):
+            sys.exit(1)
     except IngestError as exc:
         _fail(exc)
 

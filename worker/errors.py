@@ -6,6 +6,7 @@
     ├── ConfigError          bad settings: stop at start-up with the message
     ├── TransientError       may succeed later: retried with backoff
     │   └── RateLimited      the site asked us to wait (429/503 Retry-After)
+    │       └── DomainBusy   our own per-domain pace: try later, not counted as an attempt
     └── PermanentError       will fail again: recorded once, never retried
         ├── PolicyRefused    our own rules refuse it (private address, scheme, robots.txt)
         ├── TooLarge         the body or its decompressed form passes a cap
@@ -44,6 +45,10 @@ class RateLimited(TransientError):
     def __init__(self, message: str, *, retry_after: float | None = None, reason: str | None = None):
         super().__init__(message, reason=reason)
         self.retry_after = retry_after
+
+
+class DomainBusy(RateLimited):
+    reason = "domain_busy"
 
 
 class PermanentError(IngestError):

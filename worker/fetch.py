@@ -7,9 +7,15 @@ Every request goes through one policy (one client per worker process):
   connection itself, after DNS, so a name that resolves to 127.0.0.1 (or a
   redirect hop towards one) is refused; ``INGEST_ALLOW_PRIVATE`` host:port pairs
   are the only exemption;
-* redirects are followed by hand, each hop checked, at most ``max_redirects``;
-* bodies are streamed and cut at a byte cap counted on the *decoded* bytes;
-* connect/read timeouts and a total deadline per request;
+* redirects are followed by hand, each hop checked (and handed to the caller's
+  ``before_request`` hook: robots.txt, the per-domain pace), at most ``max_redirects``;
+* connect/read timeouts, and a total deadline per request that every socket
+  read and write obeys, so a server dripping one byte at a time (in the headers
+  or the body) cannot hold a worker past it;
+* the content type is checked on the headers, before any of the body is read;
+* we ask for ``gzip, deflate`` only and inflate the raw bytes ourselves in
+  bounded steps: both the bytes received and the bytes inflated stop at the cap,
+  so a gzip bomb never inflates more than ``max_body_bytes`` in memory;
 * conditional GET (ETag / Last-Modified) for feeds.
 
 Errors are raised as :mod:`worker.errors` classes whose ``reason`` is recorded.
@@ -17,10 +23,14 @@ Errors are raised as :mod:`worker.errors` classes whose ``reason`` is recorded.
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 import socket
+import ssl
 import time
 import typing
+import zlib
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -28,8 +38,23 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-from worker.errors import PermanentError, PolicyRefused, RateLimited, TooLarge, TransientError
+from worker.errors import (
+    NotAnArticle,
+    PermanentError,
+    PolicyRefused,
+    RateLimited,
+    TooLarge,
+    TransientError,
+)
 from worker.settings import FetchSettings
+
+# the only codings we ask for, and so the only ones we accept
+ACCEPT_ENCODING = "gzip, deflate"
+# at most this many bytes are inflated in one step, whatever a network chunk holds
+INFLATE_STEP_BYTES = 64 * 1024
+
+# the total deadline of the request running in this thread, read by every socket operation
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("fetch_deadline", default=None)
 
 
 @dataclass(frozen=True)
@@ -77,6 +102,49 @@ class AddressPolicy:
         return ok
 
 
+def _within_deadline(timeout: float | None, exc: type[Exception]) -> float | None:
+    """``timeout`` shortened to what is left of the request's total deadline."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return timeout
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise exc("the request's total deadline has passed")
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write also ends at the request's total deadline.
+
+    Per-read timeouts alone do not stop a server that sends one byte just
+    before each read would time out; clamping each read to the time left does.
+    """
+
+    def __init__(self, inner: httpcore.NetworkStream):
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _within_deadline(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _within_deadline(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _within_deadline(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self._inner.get_extra_info(info)
+
+
 class _GuardedBackend(httpcore.SyncBackend):
     """Connects only to addresses the policy allows, checked after resolution."""
 
@@ -94,7 +162,14 @@ class _GuardedBackend(httpcore.SyncBackend):
         last: Exception | None = None
         for ip in self.policy.check_host(host, port):
             try:
-                return super().connect_tcp(ip, port, timeout, local_address, socket_options)
+                stream = super().connect_tcp(
+                    ip,
+                    port,
+                    _within_deadline(timeout, httpcore.ConnectTimeout),
+                    local_address,
+                    socket_options,
+                )
+                return _DeadlineStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
         assert last is not None
@@ -146,7 +221,7 @@ class Fetcher:
             timeout=timeout,
             follow_redirects=False,
             trust_env=False,
-            headers={"User-Agent": settings.user_agent_header},
+            headers={"User-Agent": settings.user_agent_header, "Accept-Encoding": ACCEPT_ENCODING},
         )
 
     def close(self) -> None:
@@ -160,10 +235,40 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+        content_types: Collection[str] | None = None,
+        truncate: bool = False,
+        before_request: Callable[[str], None] | None = None,
     ) -> FetchResult:
-        """GET ``url`` under the policy; raise a classified IngestError on failure."""
+        """GET ``url`` under the policy; raise a classified IngestError on failure.
+
+        ``content_types``: the media types wanted; any other is refused as
+        ``not_html`` from the headers alone. ``truncate``: return the first
+        ``max_bytes`` of a longer body instead of refusing it (robots.txt).
+        ``before_request`` is called with every URL about to be requested,
+        the first and each redirect hop, and may raise to stop the fetch.
+        """
         cap = max_bytes or self.s.max_body_bytes
         deadline = time.monotonic() + self.s.total_timeout_seconds
+        token = _deadline.set(deadline)
+        try:
+            return self._get(
+                url, cap, deadline, etag, last_modified, accept, content_types, truncate, before_request
+            )
+        finally:
+            _deadline.reset(token)
+
+    def _get(
+        self,
+        url: str,
+        cap: int,
+        deadline: float,
+        etag: str | None,
+        last_modified: str | None,
+        accept: str,
+        content_types: Collection[str] | None,
+        truncate: bool,
+        before_request: Callable[[str], None] | None,
+    ) -> FetchResult:
         headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
@@ -172,6 +277,10 @@ class Fetcher:
         current = url
         for _hop in range(self.s.max_redirects + 1):
             check_scheme(current)
+            if before_request is not None:
+                before_request(current)
+            if time.monotonic() >= deadline:
+                raise TransientError(f"{url} took longer than the total deadline", reason="deadline")
             try:
                 with self.client.stream("GET", current, headers=headers) as resp:
                     if resp.status_code in _REDIRECTS:
@@ -183,17 +292,31 @@ class Fetcher:
                         current = str(resp.url.join(loc))
                         continue
                     _raise_for_status(resp)
-                    body = _read_capped(resp, cap, deadline)
+                    content_type = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+                    if (
+                        content_types is not None
+                        and resp.status_code != 304
+                        and content_type not in content_types
+                    ):
+                        # decided on the headers: the body of a PDF or an image is never downloaded
+                        raise NotAnArticle(
+                            f"content type {content_type!r} of {resp.url} is not a page", reason="not_html"
+                        )
+                    body = _read_body(resp, cap, deadline, truncate)
                     return FetchResult(
                         url=str(resp.url),
                         status=resp.status_code,
                         content=body,
-                        content_type=resp.headers.get("content-type", "").split(";")[0].strip().lower(),
+                        content_type=content_type,
                         encoding=resp.charset_encoding,
                         etag=resp.headers.get("etag"),
                         last_modified=resp.headers.get("last-modified"),
                     )
             except httpx.TimeoutException as exc:
+                if time.monotonic() >= deadline - 0.05:
+                    raise TransientError(
+                        f"{current} took longer than the total deadline", reason="deadline"
+                    ) from exc
                 raise TransientError(
                     f"timeout fetching {current}: {type(exc).__name__}", reason="timeout"
                 ) from exc
@@ -227,17 +350,95 @@ def _raise_for_status(resp: httpx.Response) -> None:
     raise PermanentError(f"HTTP {code} from {resp.url}", reason=f"http_{code}")
 
 
-def _read_capped(resp: httpx.Response, cap: int, deadline: float) -> bytes:
+class _Inflater:
+    """gzip/deflate decoding that never inflates more than ``limit`` bytes per step.
+
+    ``zlib``'s ``max_length`` leaves the rest of the input in ``unconsumed_tail``,
+    so a small network chunk of a gzip bomb costs at most one step of memory;
+    the caller stops asking as soon as its cap is passed.
+    """
+
+    def __init__(self, coding: str):
+        self.gzip = coding == "gzip"
+        self._d = self._new()
+        self._started = False
+        self._done = False
+
+    def _new(self) -> typing.Any:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS if self.gzip else zlib.MAX_WBITS)
+
+    def feed(self, data: bytes, limit: Callable[[], int]) -> Iterator[bytes]:
+        """Inflate ``data``, yielding pieces no longer than ``limit()`` (asked before each step)."""
+        while not self._done:
+            step = max(1, min(INFLATE_STEP_BYTES, limit()))
+            try:
+                out = self._d.decompress(data, step)
+            except zlib.error as exc:
+                if not self.gzip and not self._started:  # "deflate" sent as a raw stream
+                    self._d = zlib.decompressobj(-zlib.MAX_WBITS)
+                    self._started = True
+                    continue
+                raise PermanentError(
+                    f"corrupt compressed body: {exc}", reason="bad_content_encoding"
+                ) from exc
+            self._started = True
+            if out:
+                yield out
+            data = self._d.unconsumed_tail
+            if self._d.eof:
+                rest = self._d.unused_data
+                if self.gzip and rest[:2] == b"\x1f\x8b":  # another gzip member follows
+                    self._d = self._new()
+                    data = rest
+                else:  # bytes after the end of the stream are ignored, as browsers do
+                    self._done = True
+            elif not data and len(out) < step:
+                return  # input used up and nothing pending; a full step may have more to drain
+
+
+def _codings(resp: httpx.Response) -> list[str]:
+    value = resp.headers.get("content-encoding", "")
+    codings = [c.strip().lower() for c in value.split(",") if c.strip()]
+    codings = ["gzip" if c == "x-gzip" else c for c in codings if c != "identity"]
+    if len(codings) > 1 or (codings and codings[0] not in ("gzip", "deflate")):
+        raise PermanentError(
+            f"{resp.url} sent Content-Encoding {value!r}; only one of {ACCEPT_ENCODING} was accepted",
+            reason="unsupported_content_encoding",
+        )
+    return codings
+
+
+def _read_body(resp: httpx.Response, cap: int, deadline: float, truncate: bool) -> bytes:
+    """The decoded body, at most ``cap`` bytes received and ``cap`` bytes inflated."""
+    codings = _codings(resp)
     declared = resp.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > cap:
+    if not truncate and declared and declared.isdigit() and int(declared) > cap:
         raise TooLarge(f"{resp.url} declares {declared} bytes, over the {cap}-byte cap")
+    inflater = _Inflater(codings[0]) if codings else None
     chunks: list[bytes] = []
     size = 0
-    for chunk in resp.iter_bytes():  # decoded: the cap counts decompressed bytes
-        size += len(chunk)
-        if size > cap:
-            raise TooLarge(f"{resp.url} body passes the {cap}-byte cap")
+    received = 0
+
+    def room() -> int:  # one byte past the cap is enough to know it is passed
+        return cap - size + 1
+
+    for raw in resp.iter_raw():
+        received += len(raw)
+        pieces: typing.Iterable[bytes] = inflater.feed(raw, room) if inflater else (raw,)
+        for piece in pieces:
+            if time.monotonic() > deadline:
+                raise TransientError(f"{resp.url} took longer than the total deadline", reason="deadline")
+            size += len(piece)
+            if size > cap:
+                if truncate:
+                    chunks.append(piece[: len(piece) - (size - cap)])
+                    return b"".join(chunks)
+                raise TooLarge(f"{resp.url} body passes the {cap}-byte cap")
+            chunks.append(piece)
+        if received > cap:  # compressed input that inflates to little: still capped
+            if truncate:
+                return b"".join(chunks)
+            raise TooLarge(f"{resp.url} sent more than {cap} bytes")
         if time.monotonic() > deadline:
             raise TransientError(f"{resp.url} took longer than the total deadline", reason="deadline")
-        chunks.append(chunk)
     return b"".join(chunks)

@@ -17,6 +17,7 @@ from worker.relevance import Relevance
 
 SCHEMA_VERSION = 1
 STREAM_FIELD = "article"
+COPY_FIELD = "copy"  # entries of this field only with dedup.publish_copies
 
 
 def build_message(
@@ -51,11 +52,12 @@ def build_message(
     }
 
 
-def load_schema(version: int = SCHEMA_VERSION) -> dict[str, Any]:
-    text = resources.files("worker").joinpath(f"schema/article.v{version}.json").read_text("utf-8")
+def load_schema(version: int = SCHEMA_VERSION, kind: str = "article") -> dict[str, Any]:
+    text = resources.files("worker").joinpath(f"schema/{kind}.v{version}.json").read_text("utf-8")
     return json.loads(text)  # type: ignore[no-any-return,unused-ignore]
 
 
 def decode(fields: Any) -> dict[str, Any]:
-    """The article document of one stream entry."""
-    return json.loads(fields[STREAM_FIELD.encode()])  # type: ignore[no-any-return,unused-ignore]
+    """The document of one stream entry: an article, or (``type: copy``) a copy notice."""
+    raw = fields.get(STREAM_FIELD.encode()) or fields.get(COPY_FIELD.encode())
+    return json.loads(raw)  # type: ignore[no-any-return,unused-ignore]

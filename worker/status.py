@@ -48,6 +48,11 @@ def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
     from worker.dedup import Epochs
 
     url_hashes = [f"{p}e{e}:urls" for e in Epochs.at(time.time(), s.dedup).live]
+    syndicated: dict[int, float] = {}
+    for e in Epochs.at(time.time(), s.dedup).live:
+        top: Any = client.zrevrange(f"{p}e{e}:syndicated", 0, 9, withscores=True)
+        for member, score in top:
+            syndicated[int(member)] = syndicated.get(int(member), 0) + float(score)
     stats = {_s(k): int(v) for k, v in client.hgetall(f"{p}stats").items()}
     sources = {}
     for src in s.sources:
@@ -70,7 +75,15 @@ def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
         "dead_letters": int(client.xlen(f"{p}deadletter")),
         "sources": sources,
         "recent_failures": failures,
+        "most_syndicated": [
+            {"id": doc_id, "copies": int(n), "latest_copies": _copies(client, p, doc_id)}
+            for doc_id, n in sorted(syndicated.items(), key=lambda kv: -kv[1])[:5]
+        ],
     }
+
+
+def _copies(client: redis.Redis, prefix: str, doc_id: int) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in client.lrange(f"{prefix}copies:{doc_id}", -3, -1)]
 
 
 def format_status(st: dict[str, Any]) -> str:
@@ -91,6 +104,11 @@ def format_status(st: dict[str, Any]) -> str:
         state = info.get("last_status", "-")
         counts = f" found={info['last_found']} new={info['last_new']}" if "last_found" in info else ""
         out.append(f"  {name:<16} every {info['interval_seconds']}s  last poll {last} {state}{counts}")
+    if st["most_syndicated"]:
+        out.append("most syndicated (copies found, latest copy):")
+        for m in st["most_syndicated"]:
+            latest = m["latest_copies"][-1]["url"] if m["latest_copies"] else "-"
+            out.append(f"  #{m['id']}: {m['copies']} copies, latest {latest}")
     if st["recent_failures"]:
         out.append("recent failures:")
         for f in st["recent_failures"]:

@@ -15,6 +15,7 @@
 --   e<N>:lsh:<L>       string bucket table level L of LSH band entries
 --   e<N>:txt:<L>       string bucket table level L of exact-text entries
 --   e<N>:<table>:n     number of levels of a table
+--   e<N>:syndicated    zset   doc id -> copies found in this epoch
 -- A bucket table is a string of 64-byte buckets of eight 8-byte slots
 -- (4-byte fingerprint, 4-byte doc id; id 0 = empty). Level L has base * 2^L
 -- buckets; an entry goes into the first level whose bucket has room, a lookup
@@ -243,6 +244,9 @@ if match then
     redis.call("RPUSH", copies, cjson.encode(copy))
     redis.call("LTRIM", copies, -1000, -1)
     expire(copies)
+    local synd = ekey(home, "syndicated")
+    redis.call("ZINCRBY", synd, 1, best_id)
+    expire(synd)
     if publish_copies then
       copy.schema_version, copy.type, copy.of = 1, "copy", nearest
       redis.call("XADD", stream, "*", "copy", cjson.encode(copy))

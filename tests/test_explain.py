@@ -1,0 +1,88 @@
+"""``ingest explain``: the verdict and its evidence, changing nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import redis
+
+from tests.conftest import ROOT, Service
+from tests.support.webserver import FixtureServer
+from worker.dedup import DedupIndex
+from worker.seeds import load_seeds
+from worker.settings import DedupSettings
+
+REPUBLISHED = ROOT / "tests" / "fixtures" / "site" / "republished-seed.html"
+
+
+def _seeded(r: redis.Redis, prefix: str) -> None:
+    load_seeds(DedupIndex(r, DedupSettings(), prefix, f"{prefix}articles"), ROOT / "seeds")
+
+
+def _explain(service: Service, *inputs: str) -> list[dict]:  # type: ignore[type-arg]
+    res = service.ingest("explain", "--json", *inputs)
+    return [json.loads(line) for line in res.stdout.splitlines()]
+
+
+def test_explain_names_the_seed_a_republication_copies(service: Service, r: redis.Redis, prefix: str) -> None:
+    _seeded(r, prefix)
+    [e] = _explain(service, str(REPUBLISHED))
+    assert e["verdict"] == "duplicate" and e["match"] == "near"
+    assert e["duplicate_of"]["kind"] == "seed" and e["duplicate_of"]["name"] == "000_663d425c6dff775c"
+    assert e["similarity"] >= e["thresholds"]["jaccard"]
+    assert 0.5 < e["duplicate_of"]["exact_similarity"] <= 1.0
+    assert e["relevance"]["on_topic"] is True
+
+
+def test_explain_takes_a_txt_file_as_extracted_text(
+    service: Service, r: redis.Redis, prefix: str, tmp_path: Path
+) -> None:
+    _seeded(r, prefix)
+    seed = (ROOT / "seeds" / "004_06fa49a5c750834e.txt").read_text()
+    f = tmp_path / "copy.txt"
+    f.write_text(seed.replace("(with AP inputs)", ""))
+    [e] = _explain(service, str(f))
+    assert e["verdict"] == "duplicate" and e["duplicate_of"]["name"] == "004_06fa49a5c750834e"
+
+
+def test_explain_of_a_distinct_article_is_new_with_its_nearest_seed(
+    service: Service, r: redis.Redis, prefix: str
+) -> None:
+    _seeded(r, prefix)
+    [e] = _explain(service, str(ROOT / "tests" / "fixtures" / "site" / "on-topic-4.html"))
+    assert e["verdict"] == "new" and e["duplicate_of"] is None
+    assert e["nearest_seed"]["kind"] == "seed" and e["nearest_seed"]["similarity"] < 0.5
+
+
+def test_explain_of_an_ingested_url_says_duplicate_by_url(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    service.start_worker()
+    url = web.url("/news/on-topic-2.html")
+    service.fetch_wait("--url", url)
+    [e] = _explain(service, url + "?utm_source=x")
+    assert (e["verdict"], e["match"], e["prior_decision"]) == ("duplicate", "url", "queued")
+
+
+def test_explain_changes_nothing_in_redis(service: Service, r: redis.Redis, prefix: str) -> None:
+    _seeded(r, prefix)
+    before = {k: r.dump(k) for k in r.scan_iter(match=f"{prefix}*")}
+    _explain(service, str(REPUBLISHED), str(ROOT / "tests" / "fixtures" / "site" / "on-topic-1.html"))
+    assert {k: r.dump(k) for k in r.scan_iter(match=f"{prefix}*")} == before
+
+
+def test_explain_prints_verdict_thresholds_and_relevance(
+    service: Service, r: redis.Redis, prefix: str
+) -> None:
+    _seeded(r, prefix)
+    out = service.ingest("explain", str(REPUBLISHED)).stdout
+    assert "verdict: DUPLICATE by near of seed 000_663d425c6dff775c" in out
+    assert "thresholds: similarity >= 0.5 or containment >= 0.8" in out
+    assert "relevance: 1.0 (on topic" in out
+
+
+def test_explain_of_a_missing_file_is_an_error_for_that_input(service: Service, r: redis.Redis) -> None:
+    res = service.ingest("explain", "--json", "/nonexistent/file.txt", check=False)
+    assert res.returncode == 1
+    assert json.loads(res.stdout)["verdict"] == "error"

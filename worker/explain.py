@@ -1,0 +1,157 @@
+"""``ingest explain``: why a page or text would be judged new or a duplicate. Changes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from worker import relevance
+from worker.errors import IngestError
+from worker.extract import decode_html, extract
+from worker.feeds import canonical_url, is_fetchable
+from worker.message import decode
+from worker.outcomes import decision_outcome
+from worker.pipeline import Ingest
+from worker.textsig import exact_jaccard, normalize, url_hash
+
+
+def _load(ingest: Ingest, inp: str) -> tuple[str, str | None, str | None]:
+    """(text, canonical URL or None, title) of a URL, an .html file or a .txt file."""
+    if is_fetchable(inp):
+        page = ingest.fetcher.get(inp)
+        ext = extract(decode_html(page.content, page.encoding), url=page.url, min_words=1)
+        return ext.text, canonical_url(inp), ext.title
+    path = Path(inp)
+    if not path.is_file():
+        raise IngestError(f"{inp}: neither an http(s) URL nor a file", reason="bad_input")
+    if path.suffix.lower() in (".html", ".htm"):
+        ext = extract(decode_html(path.read_bytes(), None), min_words=1)
+        return ext.text, None, ext.title
+    return path.read_text("utf-8", errors="replace"), None, None
+
+
+def _text_of(ingest: Ingest, cand: dict[str, Any]) -> str | None:
+    """The text of an indexed seed or article, for the exact similarity."""
+    if cand.get("kind") == "seed" and cand.get("name"):
+        f = ingest.settings.seeds_dir / f"{cand['name']}.txt"
+        return f.read_text("utf-8") if f.is_file() else None
+    sid = cand.get("stream_id")
+    if not sid:
+        return None
+    entries: Any = ingest.redis.xrange(ingest.settings.redis.stream_key, sid, sid)
+    return str(decode(entries[0][1])["text"]) if entries else None
+
+
+def _with_exact(ingest: Ingest, cand: dict[str, Any] | None, norm: str) -> dict[str, Any] | None:
+    if not cand:
+        return None
+    other = _text_of(ingest, cand)
+    k = ingest.settings.dedup.shingle_words
+    exact = round(exact_jaccard(norm, normalize(other), k), 4) if other is not None else None
+    return {**cand, "exact_similarity": exact}
+
+
+def explain(ingest: Ingest, inp: str) -> dict[str, Any]:
+    """The verdict for one input against the current index, with the evidence."""
+    text, canon, title = _load(ingest, inp)
+    prep = ingest.index.prepare(text)
+    key = url_hash(canon) if canon else url_hash(f"explain:{inp}")
+    verdict = ingest.index.check(prep, key)
+    rel = relevance.score(text, ingest.settings.topic, title)
+    d = ingest.settings.dedup
+    out: dict[str, Any] = {
+        "input": inp,
+        "canonical_url": canon,
+        "word_count": prep.word_count,
+        "short_text": prep.short,
+        "content_hash": f"sha256:{prep.content_hash}",
+        "thresholds": {"jaccard": d.jaccard_threshold, "containment": d.containment_threshold},
+        "relevance": {"score": rel.score, "on_topic": rel.on_topic, "mentions": rel.mentions},
+    }
+    if verdict.status == "seen":
+        assert verdict.prior
+        doc_id = verdict.prior.partition(":")[2]
+        out |= {
+            "verdict": "duplicate",
+            "match": "url",
+            "prior_decision": decision_outcome(verdict.prior),
+            "duplicate_of": {"id": int(doc_id)} if doc_id.isdigit() else None,
+            "similarity": None,
+            "nearest_seed": None,
+            "candidates": [],
+        }
+    else:
+        nearest = _with_exact(ingest, verdict.nearest, prep.normalized)
+        out |= {
+            "verdict": verdict.status,
+            "match": (nearest or {}).get("match") if verdict.status == "duplicate" else None,
+            "duplicate_of": nearest if verdict.status == "duplicate" else None,
+            "nearest": nearest,
+            "similarity": (nearest or {}).get("similarity"),
+            "nearest_seed": _with_exact(ingest, verdict.nearest_seed, prep.normalized),
+            "candidates": [_with_exact(ingest, c, prep.normalized) for c in verdict.candidates],
+        }
+    dup = out.get("duplicate_of")
+    if dup and dup.get("id") is not None:
+        out["also_published_by"] = ingest.index.copies(int(dup["id"]))
+    return out
+
+
+def format_explanation(e: dict[str, Any]) -> str:
+    lines = [f"{e['input']}"]
+    if e.get("canonical_url"):
+        lines.append(f"  canonical URL: {e['canonical_url']}")
+    lines.append(
+        f"  words: {e['word_count']}" + (" (short text: exact match only)" if e["short_text"] else "")
+    )
+    v = f"  verdict: {e['verdict'].upper()}"
+    dup = e.get("duplicate_of")
+    if e["verdict"] == "duplicate":
+        v += f" by {e['match']}"
+        if e["match"] == "url":
+            v += f" (this URL was decided before: {e['prior_decision']})"
+        elif dup:
+            v += " of " + _name(dup) + _sims(dup)
+    lines.append(v)
+    t = e["thresholds"]
+    lines.append(f"  thresholds: similarity >= {t['jaccard']} or containment >= {t['containment']}")
+    if e.get("nearest_seed"):
+        lines.append("  nearest seed: " + _name(e["nearest_seed"]) + _sims(e["nearest_seed"]))
+    if e.get("candidates"):
+        lines.append("  candidates (sharing an LSH band or the exact text):")
+        for c in e["candidates"]:
+            lines.append("    " + _name(c) + _sims(c))
+    r = e["relevance"]
+    mentions = " ".join(f"{k}={v}" for k, v in r["mentions"].items())
+    lines.append(f"  relevance: {r['score']} ({'on topic' if r['on_topic'] else 'off topic'}; {mentions})")
+    copies = e.get("also_published_by") or []
+    if copies:
+        lines.append(f"  also published by ({len(copies)}):")
+        for c in copies:
+            lines.append(f"    {c.get('url')} ({c.get('source')}, similarity {c.get('similarity')})")
+    return "\n".join(lines)
+
+
+def _name(c: dict[str, Any]) -> str:
+    if c.get("kind") == "seed":
+        return f"seed {c.get('name')}"
+    return f"article #{c.get('id')}" + (f" (stream {c['stream_id']})" if c.get("stream_id") else "")
+
+
+def _sims(c: dict[str, Any]) -> str:
+    s = f": similarity {c.get('similarity')}"
+    if c.get("exact_similarity") is not None:
+        s += f" (exact {c['exact_similarity']})"
+    if c.get("containment") is not None:
+        s += f", containment {round(float(c['containment']), 3)}"
+    return s
+
+
+def explain_all(ingest: Ingest, inputs: list[str]) -> list[dict[str, Any]]:
+    results = []
+    for inp in inputs:
+        try:
+            results.append(explain(ingest, inp))
+        except IngestError as exc:
+            results.append({"input": inp, "verdict": "error", "error": str(exc), "reason": exc.reason})
+    return results
