@@ -24,7 +24,7 @@ from worker.redisconn import as_str
 from worker.settings import DedupSettings
 from worker.textsig import Signature, content_hash, normalize, signature, url_hash
 
-RECORD_SHARD = 4096
+RECORD_SHARD = 1024
 MAX_REPORTED_CANDIDATES = 5
 SEED_EPOCH = "seed"
 
@@ -97,7 +97,7 @@ class DedupIndex:
             short=n_words < self.s.short_text_words,
         )
 
-    def _run(
+    def script_args(
         self,
         mode: str,
         prep: Prepared,
@@ -108,7 +108,8 @@ class DedupIndex:
         seed_name: str = "",
         url: str = "",
         source: str = "",
-    ) -> Verdict:
+    ) -> list[Any]:
+        """The arguments of the decide script (see its header); public for batch loaders."""
         epochs = Epochs.at(now, self.s)
         head = ""
         if message is not None:
@@ -141,8 +142,19 @@ class DedupIndex:
             len(bands),
             *bands,
         ]
-        res = self._decide(keys=[], args=args)
-        status = res[0].decode()
+        return args
+
+    def run_script(self, args: list[Any], client: Any = None) -> Any:
+        """Run the decide script, on ``client`` (e.g. a pipeline) if given."""
+        return self._decide(keys=[], args=args, client=client)
+
+    def _run(self, mode: str, prep: Prepared, url_key: bytes, *, now: int, **kw: Any) -> Verdict:
+        return self.parse_reply(self.run_script(self.script_args(mode, prep, url_key, now=now, **kw)))
+
+    @staticmethod
+    def parse_reply(res: Any) -> Verdict:
+        """A Verdict from the decide script's reply."""
+        status = as_str(res[0])
         if status == "seen":
             return Verdict("seen", prior=res[1].decode())
         detail = json.loads(res[1])

@@ -37,8 +37,22 @@ def decode_html(body: bytes, declared: str | None) -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
-        best = from_bytes(body[:200_000]).best()
-        return body.decode(best.encoding if best else "cp1252", errors="replace")
+        # UTF-8 with a few stray bytes stays UTF-8: detection would re-read all of it as a legacy code page
+        text = body.decode("utf-8", errors="replace")
+        bad = text.count("\ufffd")
+        non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
+        if non_ascii - bad >= 10 * bad:
+            return text
+        guesses = from_bytes(body[:200_000])
+        best = guesses.best()
+        encoding = best.encoding if best else "cp1252"
+        # on a tie (English text with a few accents fits cp1250/1252/1257 alike) the web's usual one wins
+        if best and any(
+            g.encoding == "cp1252" and g.chaos <= best.chaos and g.coherence >= best.coherence
+            for g in guesses
+        ):
+            encoding = "cp1252"
+        return body.decode(encoding, errors="replace")
 
 
 def extract(html: str, url: str | None = None, *, min_words: int = 30) -> Extracted:

@@ -278,7 +278,11 @@ class Fetcher:
         for _hop in range(self.s.max_redirects + 1):
             check_scheme(current)
             if before_request is not None:
+                # time spent on our own politeness (robots.txt, the domain's pace) is not the server's
+                started = time.monotonic()
                 before_request(current)
+                deadline += time.monotonic() - started
+                _deadline.set(deadline)
             if time.monotonic() >= deadline:
                 raise TransientError(f"{url} took longer than the total deadline", reason="deadline")
             try:

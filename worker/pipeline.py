@@ -23,6 +23,7 @@ from worker.fetch import Fetcher
 from worker.logs import get_logger
 from worker.message import SCHEMA_VERSION, build_message
 from worker.outcomes import Recorder, decision_outcome
+from worker.politeness import Politeness
 from worker.redisconn import as_str, redis_client
 from worker.settings import Settings
 from worker.textsig import url_hash
@@ -84,6 +85,8 @@ class Ingest:
         self.settings = settings
         self.redis = client
         self.fetcher = Fetcher(settings.fetch, settings.allow_private)
+        # robots.txt and the per-domain pace, shared with every worker through Redis
+        self.politeness = Politeness(settings.fetch, client, self.fetcher, settings.redis.key_prefix)
         self.index = DedupIndex(client, settings.dedup, settings.redis.key_prefix, settings.redis.stream_key)
         self.recorder = Recorder(client, settings.redis.key_prefix)
 
@@ -103,6 +106,7 @@ class Ingest:
             etag=state.get("etag"),
             last_modified=state.get("last_modified"),
             accept=FEED_ACCEPT,
+            before_request=self.politeness.throttle,
         )
         result = PollResult(feed_url=feed_url, source=source)
         result.validators = {k: v for k, v in (("etag", res.etag), ("last_modified", res.last_modified)) if v}
@@ -169,7 +173,9 @@ class Ingest:
 
     def _process_new(self, item: Item, keys: list[bytes]) -> Outcome:
         fetched_at = datetime.now(UTC).isoformat(timespec="seconds")
-        page = self.fetcher.get(item.url)
+        page = self.fetcher.get(
+            item.url, content_types=HTML_TYPES, before_request=self.politeness.before_page
+        )
         if page.content_type not in HTML_TYPES:
             raise NotAnArticle(f"content type {page.content_type!r} is not a page", reason="not_html")
         ext = extract(

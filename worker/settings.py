@@ -115,10 +115,28 @@ class FetchSettings(_Section):
     max_items_per_poll: int = Field(default=500, ge=1)
     max_retries: int = Field(default=4, ge=0, le=20)
     retry_backoff_seconds: float = Field(default=5.0, ge=0)
+    # politeness (worker/politeness.py): robots.txt, per-domain pace, failing feeds
+    respect_robots: bool = True
+    robots_cache_seconds: int = Field(default=86_400, ge=1)
+    # robots.txt answered 5xx or not at all: the site's pages wait this long before asking again
+    robots_error_cache_seconds: int = Field(default=300, ge=1)
+    # shared by every worker through Redis
+    per_domain_requests_per_second: float = Field(default=1.0, gt=0)
+    # a request waits at most this long for its domain's turn, else its task is sent again later
+    rate_limit_max_wait_seconds: float = Field(default=10.0, ge=0)
+    # a robots.txt Crawl-delay is honoured up to this
+    max_crawl_delay_seconds: float = Field(default=30.0, ge=0)
+    # a source that keeps failing is polled every interval * 2^(failures-1), at most this often
+    feed_backoff_max_seconds: int = Field(default=86_400, ge=1)
 
     @property
     def user_agent_header(self) -> str:
         return f"{self.user_agent} (+{self.contact_url})"
+
+    @property
+    def robots_agent(self) -> str:
+        """The product token robots.txt groups are matched against (``news-ingest-worker``)."""
+        return self.user_agent.split("/", 1)[0].strip() or self.user_agent
 
 
 class ExtractSettings(_Section):
@@ -141,7 +159,7 @@ class DedupSettings(_Section):
     containment_threshold: float = Field(default=0.8, gt=0.0, le=1.0)
     # below this many words only an exact (normalised) text match counts
     short_text_words: int = Field(default=60, ge=0)
-    # buckets (of 8 entries) in the first level of an epoch's tables; each next level doubles
+    # buckets (of 8 entries) of a new table; a table doubles (incrementally) at 60% full
     lsh_base_buckets: int = Field(default=1024, ge=16, le=1 << 20)
     # articles leave the index after retention_days (+ at most one epoch); seeds never do
     retention_days: float = Field(default=90, gt=0)

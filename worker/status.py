@@ -73,6 +73,7 @@ def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
         },
         "outcomes": {k: stats.get(k, 0) for k in ("queued", "duplicate", "off_topic", "failed")},
         "dead_letters": int(client.xlen(f"{p}deadletter")),
+        "recent_dead_letters": _dead_letters(client, p),
         "sources": sources,
         "recent_failures": failures,
         "most_syndicated": [
@@ -80,6 +81,12 @@ def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
             for doc_id, n in sorted(syndicated.items(), key=lambda kv: -kv[1])[:5]
         ],
     }
+
+
+def _dead_letters(client: redis.Redis, prefix: str, count: int = 5) -> list[dict[str, Any]]:
+    """The newest items given up on after their last retry: URL, source, reason, attempts."""
+    entries: Any = client.xrevrange(f"{prefix}deadletter", count=count)
+    return [json.loads(fields[b"entry"]) for _id, fields in entries]
 
 
 def _copies(client: redis.Redis, prefix: str, doc_id: int) -> list[dict[str, Any]]:
@@ -98,11 +105,17 @@ def format_status(st: dict[str, Any]) -> str:
     out.append(f"index: {ix['documents']} documents ({ix['seeds']} seeds), {ix['urls_decided']} URLs decided")
     out.append("outcomes: " + " ".join(f"{k}={v}" for k, v in st["outcomes"].items()))
     out.append(f"dead letters: {st['dead_letters']}")
+    for d in st.get("recent_dead_letters", []):
+        attempts = f"after {d.get('attempts')} attempts"
+        out.append(f"  {d.get('reason')} {attempts}: {d.get('url')} ({d.get('source')})")
     out.append("sources:")
     for name, info in st["sources"].items():
         last = info.get("last_poll_at", "never")
         state = info.get("last_status", "-")
         counts = f" found={info['last_found']} new={info['last_new']}" if "last_found" in info else ""
+        if int(info.get("failures") or 0):  # a failing source backs off (worker/politeness.py)
+            counts += f" failures={info['failures']}"
+            counts += f" next poll after {info['next_poll_after']}" if info.get("next_poll_after") else ""
         out.append(f"  {name:<16} every {info['interval_seconds']}s  last poll {last} {state}{counts}")
     if st["most_syndicated"]:
         out.append("most syndicated (copies found, latest copy):")

@@ -16,10 +16,11 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_shutdown
 
 from worker.celery_app import app
-from worker.errors import IngestError, PermanentError, RateLimited, TransientError
+from worker.errors import DomainBusy, IngestError, PermanentError, RateLimited, TransientError
 from worker.feeds import Item
 from worker.logs import get_logger
 from worker.pipeline import Ingest
+from worker.politeness import FeedBackoff
 from worker.settings import get_settings
 
 log = get_logger(__name__)
@@ -91,10 +92,25 @@ def _run_key(item: Item) -> str:
 
 @app.task(name="worker.tasks.poll_source")
 def poll_source(source_name: str, run_id: str | None = None) -> dict[str, Any]:
-    """Poll one configured source, unless a poll of it is already running."""
+    """Poll one configured source, unless a poll of it is already running or it is backing off."""
     settings = get_settings()
     source = settings.source(source_name)
     ingest = get_ingest()
+    backoff = FeedBackoff(ingest.redis, settings.redis.key_prefix, settings.fetch.feed_backoff_max_seconds)
+    wait = backoff.remaining(source_name, source.interval_seconds)
+    if wait > 0:  # it kept failing: polled less often until it answers again
+        summary = {
+            "source": source_name,
+            "feed_url": source.feed_url,
+            "skipped": "backoff",
+            "next_poll_in_seconds": round(wait),
+            "found": 0,
+            "seen": 0,
+            "new": 0,
+        }
+        ingest.recorder.run_poll_done(run_id, source.feed_url, summary)
+        log.info("poll_skipped", source=source_name, reason="backoff", seconds=round(wait))
+        return summary
     lock = settings.key("lock", "poll", source_name)
     token = uuid.uuid4().hex
     if not ingest.redis.set(lock, token, nx=True, ex=settings.worker.poll_lock_seconds):
@@ -110,7 +126,9 @@ def poll_source(source_name: str, run_id: str | None = None) -> dict[str, Any]:
         log.info("poll_skipped", source=source_name, reason="already_running")
         return summary
     try:
-        return _poll(source.feed_url, source_name, run_id)
+        polled = _poll(source.feed_url, source_name, run_id)
+        backoff.record(source_name, source.interval_seconds, polled.get("error"))
+        return polled
     finally:
         ingest.redis.eval(_UNLOCK, 1, lock, token)
 
@@ -139,6 +157,11 @@ def process_article(self: Any, item: dict[str, Any], run_id: str | None = None) 
         return ingest.process(it, run_id).outcome
     except PermanentError as exc:  # raised outside the pipeline's own handling
         return ingest.fail(it, exc, run_id=run_id).outcome
+    except DomainBusy as exc:  # our own pace, not a failure: sent again for later, attempts unchanged
+        countdown = (exc.retry_after or 1.0) * random.uniform(1.0, 1.5)
+        self.apply_async((item, run_id), countdown=countdown, retries=self.request.retries)
+        log.info("deferred", url=it.url, reason=exc.reason, countdown=round(countdown, 1))
+        return "deferred"
     except Exception as exc:  # transient, or a bug/poison input: retried, then given up
         err = (
             exc

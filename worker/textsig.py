@@ -104,14 +104,17 @@ def _permutations(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]
     return a, b
 
 
-def shingle_hashes(tokens: list[str], k: int) -> np.ndarray:
+def token_hashes(tokens: list[str]) -> np.ndarray:
+    """32-bit hashes of words (crc32: fast, and the same in every process)."""
+    return np.fromiter((zlib.crc32(t.encode("utf-8")) for t in tokens), dtype=np.uint64, count=len(tokens))
+
+
+def shingles_of_token_hashes(tok: np.ndarray, k: int) -> np.ndarray:
     """Distinct 32-bit hashes of the k-word shingles (the whole text if shorter)."""
-    if not tokens:
+    if tok.size == 0:
         return np.zeros(0, dtype=np.uint64)
-    tok = np.fromiter((zlib.crc32(t.encode("utf-8")) for t in tokens), dtype=np.uint64, count=len(tokens))
-    if len(tokens) < k:
-        k = len(tokens)
-    n = len(tokens) - k + 1
+    k = min(k, int(tok.size))
+    n = int(tok.size) - k + 1
     h = np.zeros(n, dtype=np.uint64)
     # polynomial rolling combination of the k word hashes, vectorised over all shingles
     with np.errstate(over="ignore"):
@@ -123,17 +126,25 @@ def shingle_hashes(tokens: list[str], k: int) -> np.ndarray:
     return np.unique(h & np.uint64(0xFFFFFFFF))
 
 
-def signature(normalized: str, *, k: int, num_perm: int) -> Signature:
-    """MinHash of the text's k-word shingles: one vectorised pass, (num_perm x shingles)."""
-    sh = shingle_hashes(words(normalized), k)
+def shingle_hashes(tokens: list[str], k: int) -> np.ndarray:
+    return shingles_of_token_hashes(token_hashes(tokens), k)
+
+
+def signature_of_shingles(sh: np.ndarray, num_perm: int) -> Signature:
+    """MinHash of a shingle set: one vectorised pass over a (num_perm x shingles) matrix."""
     if sh.size == 0:
         return Signature(np.full(num_perm, 0xFFFFFFFF, dtype=np.uint32), 0)
     a, b = _permutations(num_perm)
-    # (a*x + b) mod (2^61 - 1), truncated to 32 bits; x < 2^32 and a < 2^32 keep it in uint64
+    # (a*x + b) mod (2^61 - 1), low 32 bits; x < 2^32 and a < 2^32 keep it within uint64
     with np.errstate(over="ignore"):
         hv = (np.outer(a, sh) + b[:, None]) % _MERSENNE
     mins = (hv & np.uint64(0xFFFFFFFF)).min(axis=1).astype(np.uint32)
     return Signature(mins, int(sh.size))
+
+
+def signature(normalized: str, *, k: int, num_perm: int) -> Signature:
+    """MinHash signature of a normalised text's k-word shingles."""
+    return signature_of_shingles(shingle_hashes(words(normalized), k), num_perm)
 
 
 def estimate_jaccard(a: bytes, b: bytes) -> float:

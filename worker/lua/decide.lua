@@ -12,14 +12,9 @@
 -- (N + 1) * epoch + retention, so old articles leave the index without a sweeper.
 -- Per epoch:
 --   e<N>:urls          hash   url/guid key -> decision (q:<id>, d:<id>, o, f:<reason>)
---   e<N>:lsh:<L>       string bucket table level L of LSH band entries
---   e<N>:txt:<L>       string bucket table level L of exact-text entries
---   e<N>:<table>:n     number of levels of a table
+--   e<N>:lsh:*         bucket table of LSH band entries (see "bucket tables" below)
+--   e<N>:txt:*         bucket table of exact-text entries
 --   e<N>:syndicated    zset   doc id -> copies found in this epoch
--- A bucket table is a string of 64-byte buckets of eight 8-byte slots
--- (4-byte fingerprint, 4-byte doc id; id 0 = empty). Level L has base * 2^L
--- buckets; an entry goes into the first level whose bucket has room, a lookup
--- reads its bucket on every level. ~10 bytes an entry, whatever the index size.
 -- Records: doc id -> fixed-size record (signature, shingle count, kind, time,
 -- stream id, text hash) in string sig:<id // shard> (articles) or hash seedrec (seeds).
 --
@@ -61,55 +56,119 @@ local function expire(key)
 end
 
 -- ---- bucket tables ------------------------------------------------------------
-local function bucket_pos(h8, level)
-  local sel = struct.unpack("<I4", h8, 5)
-  return (sel % (base * 2 ^ level)) * BUCKET
+-- A table is a string of 64-byte buckets of eight 8-byte slots (4-byte key, 4-byte id;
+-- id 0 = empty). An entry's home is bucket key % size; it goes into the first free slot
+-- of its home or the next bucket (both read with one GETRANGE), else into the table's
+-- small overflow hash. When the table is 60% full a table twice as large is started and
+-- every insert moves two old buckets into it (incremental rehash, as Redis' own dicts
+-- do), so a lookup reads at most two tables: its cost does not grow with the index.
+-- meta e<N>:<t>:m  hash  g (generation), S (buckets of gen g), n (entries), mig (next
+-- old bucket to move, present while rehashing); tables e<N>:<t>:<g>; overflow e<N>:<t>:o
+local LOAD = 0.6
+
+local function meta(tname, ep)
+  local m = redis.call("HMGET", ekey(ep, tname .. ":m"), "g", "S", "n", "mig")
+  if not m[1] then return nil end
+  return {g = tonumber(m[1]), S = tonumber(m[2]), n = tonumber(m[3]), mig = m[4] and tonumber(m[4])}
+end
+
+local function read_pair(key, size, b)
+  if b < size - 1 then return redis.call("GETRANGE", key, b * BUCKET, b * BUCKET + 2 * BUCKET - 1) end
+  return redis.call("GETRANGE", key, b * BUCKET, b * BUCKET + BUCKET - 1) ..
+         redis.call("GETRANGE", key, 0, BUCKET - 1)
+end
+
+local function scan(b, fp, out)
+  local s = 1
+  while true do
+    local i = string.find(b, fp, s, true)
+    if not i then return end
+    if (i - 1) % SLOT == 0 then
+      local id = struct.unpack("<I4", b, i + 4)
+      if id > 0 then out[#out + 1] = id end
+      s = i + SLOT
+    else
+      s = i + 1
+    end
+  end
 end
 
 local function tbl_find(tname, ep, h8, out)
+  local m = meta(tname, ep)
+  if not m then return end
   local fp = string.sub(h8, 1, 4)
-  local n = tonumber(redis.call("GET", ekey(ep, tname .. ":n")) or "0")
-  for level = 0, n - 1 do
-    local pos = bucket_pos(h8, level)
-    local b = redis.call("GETRANGE", ekey(ep, tname .. ":" .. level), pos, pos + BUCKET - 1)
-    local s = 1
-    while true do
-      local i = string.find(b, fp, s, true)
-      if not i then break end
-      if (i - 1) % SLOT == 0 then
-        local id = struct.unpack("<I4", b, i + 4)
-        if id > 0 then out[#out + 1] = id end
-        s = i + SLOT
-      else
-        s = i + 1
-      end
-    end
+  local sel = struct.unpack("<I4", h8, 1)
+  scan(read_pair(ekey(ep, tname .. ":" .. m.g), m.S, sel % m.S), fp, out)
+  if m.mig then
+    local so = m.S / 2
+    scan(read_pair(ekey(ep, tname .. ":" .. (m.g - 1)), so, sel % so), fp, out)
+  end
+  local o = redis.call("HGET", ekey(ep, tname .. ":o"), fp)
+  if o then
+    for p = 1, string.len(o), 4 do out[#out + 1] = struct.unpack("<I4", o, p) end
   end
 end
 
-local function tbl_insert(tname, h8, id)
-  local fp = string.sub(h8, 1, 4)
-  local nkey = ekey(home, tname .. ":n")
-  local n = tonumber(redis.call("GET", nkey) or "0")
-  for level = 0, n do
-    local key = ekey(home, tname .. ":" .. level)
-    local pos = bucket_pos(h8, level)
-    local b = ""
-    if level < n then b = redis.call("GETRANGE", key, pos, pos + BUCKET - 1) end
-    for k = 0, SLOTS - 1 do
-      local off = k * SLOT
-      if string.len(b) < off + SLOT or struct.unpack("<I4", b, off + 5) == 0 then
-        if level == n then  -- a new, twice larger level, allocated whole
-          redis.call("SETRANGE", key, base * 2 ^ level * BUCKET - 1, "\0")
-          redis.call("SET", nkey, n + 1)
-          expire(nkey)
-        end
-        redis.call("SETRANGE", key, pos + off, fp .. struct.pack("<I4", id))
-        expire(key)
-        return
-      end
+-- put (fp, id) into table key of size buckets; false when home and next bucket are full
+local function place(key, size, fp, id)
+  local b = struct.unpack("<I4", fp, 1) % size
+  local pair = read_pair(key, size, b)
+  for k = 0, 2 * SLOTS - 1 do
+    if struct.unpack("<I4", pair, k * SLOT + 5) == 0 then
+      local pos = (b * BUCKET + k * SLOT) % (size * BUCKET)
+      redis.call("SETRANGE", key, pos, fp .. struct.pack("<I4", id))
+      return true
     end
   end
+  return false
+end
+
+local function tbl_insert(tname, h8, id)
+  local mkey, okey = ekey(home, tname .. ":m"), ekey(home, tname .. ":o")
+  local m = meta(tname, home)
+  if not m then
+    m = {g = 1, S = base, n = 0}
+    redis.call("SETRANGE", ekey(home, tname .. ":1"), base * BUCKET - 1, "\0")
+    expire(ekey(home, tname .. ":1"))
+  end
+  local key = ekey(home, tname .. ":" .. m.g)
+  local fp = string.sub(h8, 1, 4)
+  if not place(key, m.S, fp, id) then
+    redis.call("HSET", okey, fp, (redis.call("HGET", okey, fp) or "") .. struct.pack("<I4", id))
+    expire(okey)
+  end
+  m.n = m.n + 1
+  if m.mig then  -- move two more old buckets
+    local so = m.S / 2
+    local old = ekey(home, tname .. ":" .. (m.g - 1))
+    for b = m.mig, math.min(m.mig + 1, so - 1) do
+      local bucket = redis.call("GETRANGE", old, b * BUCKET, b * BUCKET + BUCKET - 1)
+      for k = 0, SLOTS - 1 do
+        local oid = struct.unpack("<I4", bucket, k * SLOT + 5)
+        if oid > 0 then
+          local ofp = string.sub(bucket, k * SLOT + 1, k * SLOT + 4)
+          if not place(key, m.S, ofp, oid) then
+            redis.call("HSET", okey, ofp, (redis.call("HGET", okey, ofp) or "") .. struct.pack("<I4", oid))
+          end
+        end
+      end
+    end
+    m.mig = m.mig + 2
+    if m.mig >= so then
+      redis.call("DEL", old)
+      m.mig = nil
+      redis.call("HDEL", mkey, "mig")
+    end
+  elseif m.n > m.S * SLOTS * LOAD then  -- start a table twice as large
+    m.g, m.S, m.mig = m.g + 1, m.S * 2, 0
+    local new = ekey(home, tname .. ":" .. m.g)
+    redis.call("SETRANGE", new, m.S * BUCKET - 1, "\0")
+    expire(new)
+  end
+  redis.call("HSET", mkey, "g", m.g, "S", m.S, "n", m.n)
+  if m.mig then redis.call("HSET", mkey, "mig", m.mig) end
+  expire(mkey)
+  expire(key)
 end
 
 -- ---- records ------------------------------------------------------------------
@@ -282,6 +341,9 @@ if mode == "seed" then
   redis.call("HSET", prefix .. "seedrec", id, rec)
 else
   local key = prefix .. "sig:" .. math.floor(id / shard_size)
+  if redis.call("STRLEN", key) == 0 then  -- allocate the shard whole: no growth by doubling
+    redis.call("SETRANGE", key, shard_size * rec_size - 1, "\0")
+  end
   redis.call("SETRANGE", key, (id % shard_size) * rec_size, rec)
   expire(key)
 end

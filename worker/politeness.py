@@ -1,0 +1,206 @@
+"""Politeness towards the sites we read: robots.txt, a per-domain pace, failing feeds.
+
+**robots.txt** (RFC 9309), parsed by protego, fetched through the same safe
+:class:`~worker.fetch.Fetcher` (SSRF guard, caps, deadline) and kept in Redis
+for ``fetch.robots_cache_seconds``, so all workers share one copy per site
+(``robots:<scheme://host:port>``). It is checked before every article page
+request, redirect hops included; not for feeds, which are URLs the operator
+subscribed to and are published for machines. What the site's answer means:
+
+* 2xx: its rules, the first 500 KiB of them. A disallowed page is a permanent
+  failure, ``robots_disallowed``; a ``Crawl-delay`` for our group slows the
+  domain's pace (up to ``fetch.max_crawl_delay_seconds``).
+* 4xx, or a redirect we cannot follow ("unavailable"): no rules, all allowed.
+* 5xx, 429, timeouts, network errors ("unreachable"): RFC 9309 says to assume
+  complete disallow. We do, *temporarily*: the page fails as a transient
+  ``robots_unreachable`` (retried with backoff, then dead-lettered), and that
+  answer is kept for ``fetch.robots_error_cache_seconds`` so the site's other
+  pages do not ask again meanwhile.
+* our own policy refusing the robots.txt URL (a private address) refuses the
+  page with that same reason.
+
+``fetch.respect_robots = false`` turns robots.txt off; nothing else does.
+
+**Per-domain pace**, shared by every worker through Redis: a "next free slot"
+time per registered domain (``pace:<domain>``), reserved atomically by a Lua
+script on the Redis server's clock, ``1 / fetch.per_domain_requests_per_second``
+apart. A request whose slot is at most ``fetch.rate_limit_max_wait_seconds``
+away sleeps until it; a later one reserves nothing and raises
+:class:`~worker.errors.DomainBusy`, and its task is sent again for then, without
+counting an attempt. So adding workers never adds load on one site.
+
+**Failing feeds back off**: see :class:`FeedBackoff`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import courlan
+import redis
+from protego import Protego
+
+from worker.errors import DomainBusy, PermanentError, PolicyRefused, RateLimited, TransientError
+from worker.fetch import Fetcher
+from worker.logs import get_logger
+from worker.redisconn import as_str
+from worker.settings import FetchSettings
+
+log = get_logger(__name__)
+
+# RFC 9309: crawlers must parse at least the first 500 KiB
+ROBOTS_MAX_BYTES = 500 * 1024
+
+# KEYS[1] the domain's next free slot (ms); ARGV: interval ms, longest wait ms.
+# Returns {1, wait_ms} with the slot reserved, or {0, wait_ms} when it is too far off.
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
+if slot < now then slot = now end
+local wait = slot - now
+if wait > tonumber(ARGV[2]) then return {0, wait} end
+local interval = tonumber(ARGV[1])
+redis.call('SET', KEYS[1], string.format('%d', slot + interval),
+           'PX', string.format('%d', wait + interval + 1000))
+return {1, wait}
+"""
+
+
+def domain_of(url: str) -> str:
+    """The site a URL belongs to for pacing: its registered domain (``bbc.co.uk``), else its host."""
+    return courlan.extract_domain(url) or (urlsplit(url).hostname or "").lower()
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]``, the scope of one robots.txt."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1].lower()}"
+
+
+class Politeness:
+    """One per worker process, beside its Fetcher; all its state is in Redis."""
+
+    def __init__(self, settings: FetchSettings, client: redis.Redis, fetcher: Fetcher, prefix: str):
+        self.s = settings
+        self.r = client
+        self.fetcher = fetcher
+        self.prefix = prefix
+        self._reserve = client.register_script(_RESERVE)
+
+    def before_page(self, url: str) -> None:
+        """Before each request for an article page (and each of its redirect hops)."""
+        crawl_delay = None
+        if self.s.respect_robots:
+            rules = self.robots(url)
+            if not rules.can_fetch(url, self.s.robots_agent):
+                raise PolicyRefused(
+                    f"robots.txt of {origin_of(url)} disallows {url}", reason="robots_disallowed"
+                )
+            crawl_delay = rules.crawl_delay(self.s.robots_agent)
+        self.throttle(url, min_interval=crawl_delay)
+
+    def throttle(self, url: str, *, min_interval: float | None = None) -> None:
+        """Wait for the domain's next free slot, or raise DomainBusy if it is too far off."""
+        interval = 1.0 / self.s.per_domain_requests_per_second
+        if min_interval:
+            interval = max(interval, min(float(min_interval), self.s.max_crawl_delay_seconds))
+        domain = domain_of(url)
+        reserved, wait_ms = self._reserve(
+            keys=[f"{self.prefix}pace:{domain}"],
+            args=[max(1, math.ceil(interval * 1000)), int(self.s.rate_limit_max_wait_seconds * 1000)],
+        )
+        wait = int(wait_ms) / 1000
+        if not int(reserved):
+            raise DomainBusy(f"{domain} has no free slot for {wait:.1f}s", retry_after=wait)
+        if wait > 0:
+            time.sleep(wait)
+
+    def robots(self, url: str) -> Protego:
+        """The robots.txt rules for ``url``'s site, from Redis or fetched once."""
+        origin = origin_of(url)
+        key = f"{self.prefix}robots:{origin}"
+        raw: Any = self.r.get(key)
+        cached = bytes(raw) if raw is not None else self._fetch_robots(origin, key)
+        if cached[:1] == b"U":
+            raise TransientError(
+                f"robots.txt of {origin} is unreachable ({as_str(cached[1:])}); its pages wait",
+                reason="robots_unreachable",
+            )
+        return Protego.parse(cached[1:].decode("utf-8", errors="replace"))
+
+    def _fetch_robots(self, origin: str, key: str) -> bytes:
+        url = origin + "/robots.txt"
+        try:
+            res = self.fetcher.get(
+                url,
+                max_bytes=ROBOTS_MAX_BYTES,
+                accept="text/plain",
+                truncate=True,
+                before_request=self.throttle,
+            )
+            value, ttl = b"R" + res.content, self.s.robots_cache_seconds
+        except (PolicyRefused, DomainBusy):
+            raise
+        except TransientError as exc:  # 5xx, 429, timeout, network: disallow for now
+            retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+            ttl = max(self.s.robots_error_cache_seconds, math.ceil(retry_after or 0))
+            value = b"U" + exc.reason.encode()
+            log.warning("robots_unreachable", url=url, reason=exc.reason, retry_in=ttl)
+        except PermanentError as exc:  # 4xx and the like: no rules
+            value, ttl = b"R", self.s.robots_cache_seconds
+            log.info("robots_unavailable", url=url, reason=exc.reason)
+        self.r.set(key, value, ex=ttl)
+        return value
+
+
+class FeedBackoff:
+    """Sources whose polls keep failing are polled less often, not at full rate.
+
+    After ``n`` consecutive failed polls (``n >= 2``; one failure changes
+    nothing) the source is not polled again until ``interval * 2^(n-1)``
+    (at most ``fetch.feed_backoff_max_seconds``) after the last failure; the
+    first successful poll resets it. The state is two fields of the source's
+    hash ``source:<name>``, ``failures`` and ``next_poll_after`` (UTC), which
+    ``ingest status`` shows. ``domain_busy`` is our own pacing, not a failure.
+    """
+
+    def __init__(self, client: redis.Redis, prefix: str, max_seconds: int):
+        self.r = client
+        self.prefix = prefix
+        self.max_seconds = max_seconds
+
+    def _key(self, source: str) -> str:
+        return f"{self.prefix}source:{source}"
+
+    def remaining(self, source: str, interval: float) -> float:
+        """Seconds the source still waits; 0 when it may be polled."""
+        raw = self.r.hget(self._key(source), "next_poll_after")
+        if not raw:
+            return 0.0
+        left = datetime.fromisoformat(as_str(raw)).timestamp() - time.time()
+        # the scheduler fires on a fixed cadence: a poll due a little early is not skipped for that
+        return left if left > min(interval / 2, 120.0) else 0.0
+
+    def record(self, source: str, interval: float, error: str | None) -> int:
+        """Count a poll's result; returns the consecutive failures now."""
+        key = self._key(source)
+        if error is None:
+            pipe = self.r.pipeline(transaction=False)
+            pipe.hset(key, "failures", 0)
+            pipe.hdel(key, "next_poll_after")
+            pipe.execute()
+            return 0
+        if error == "domain_busy":
+            return int(self.r.hget(key, "failures") or 0)
+        failures = int(self.r.hincrby(key, "failures", 1))
+        if failures >= 2:
+            wait = min(float(self.max_seconds), interval * 2.0 ** min(failures - 1, 32))
+            until = datetime.fromtimestamp(time.time() + wait, tz=UTC).isoformat(timespec="seconds")
+            self.r.hset(key, "next_poll_after", until)
+            log.warning("feed_backoff", source=source, failures=failures, next_poll_after=until)
+        return failures
