@@ -306,9 +306,8 @@ def main() -> None:
         f"dedup benchmark: sizes {sizes}, {args.queries} decisions each, baseline at {args.baseline_size:,}"
     )
     base = run_datasketch(args.baseline_size, args.queries, corpus)
-    print(
-        f"  datasketch {args.baseline_size:>9,}: {json.dumps({k: round(v, 4) for k, v in base.items() if k != 'impl'})}"
-    )
+    figures = {k: round(v, 4) for k, v in base.items() if k != "impl"}
+    print(f"  datasketch {args.baseline_size:>9,}: {json.dumps(figures)}")
     ours = run_ours(sizes, args.queries, corpus)
     out = table(ours, base)
     print()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,11 +21,25 @@ def embedded(tmp_path: Path) -> Iterator[EmbeddedRedis]:
         server.stop()
 
 
-def client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=2)
+@pytest.fixture
+def client() -> Iterator[Callable[[str], redis.Redis]]:
+    """Open clients to a server under test; all are closed at the end."""
+    opened: list[redis.Redis] = []
+
+    def connect(url: str) -> redis.Redis:
+        c = redis.Redis.from_url(url, socket_connect_timeout=2)
+        opened.append(c)
+        return c
+
+    yield connect
+    for c in opened:
+        c.close()
 
 
-def test_start_returns_a_loopback_url_that_answers_ping(embedded: EmbeddedRedis) -> None:
+Connect = Callable[[str], redis.Redis]
+
+
+def test_start_returns_a_loopback_url_that_answers_ping(embedded: EmbeddedRedis, client: Connect) -> None:
     url = embedded.start()
 
     assert url.startswith("redis://127.0.0.1:")
@@ -40,7 +54,7 @@ def test_start_writes_the_url_to_redis_url_in_the_data_dir(embedded: EmbeddedRed
 
 
 def test_server_runs_with_append_only_persistence_in_the_data_dir(
-    embedded: EmbeddedRedis, tmp_path: Path
+    embedded: EmbeddedRedis, tmp_path: Path, client: Connect
 ) -> None:
     c = client(embedded.start())
 
@@ -48,7 +62,7 @@ def test_server_runs_with_append_only_persistence_in_the_data_dir(
     assert Path(c.config_get("dir")["dir"]).resolve() == (tmp_path / "redis").resolve()
 
 
-def test_data_survives_a_stop_and_a_new_start_on_the_same_data_dir(tmp_path: Path) -> None:
+def test_data_survives_a_stop_and_a_new_start_on_the_same_data_dir(tmp_path: Path, client: Connect) -> None:
     first = EmbeddedRedis(tmp_path)
     try:
         c = client(first.start())
@@ -67,7 +81,7 @@ def test_data_survives_a_stop_and_a_new_start_on_the_same_data_dir(tmp_path: Pat
         second.stop()
 
 
-def test_data_survives_a_killed_server(tmp_path: Path) -> None:
+def test_data_survives_a_killed_server(tmp_path: Path, client: Connect) -> None:
     first = EmbeddedRedis(tmp_path)
     try:
         c = client(first.start())
@@ -85,7 +99,7 @@ def test_data_survives_a_killed_server(tmp_path: Path) -> None:
         second.stop()
 
 
-def test_stop_removes_the_url_file_and_the_server(tmp_path: Path) -> None:
+def test_stop_removes_the_url_file_and_the_server(tmp_path: Path, client: Connect) -> None:
     server = EmbeddedRedis(tmp_path)
     try:
         url = server.start()
@@ -99,7 +113,9 @@ def test_stop_removes_the_url_file_and_the_server(tmp_path: Path) -> None:
     assert server.proc is not None and server.proc.poll() is not None
 
 
-def test_second_server_on_a_running_data_dir_is_refused(embedded: EmbeddedRedis, tmp_path: Path) -> None:
+def test_second_server_on_a_running_data_dir_is_refused(
+    embedded: EmbeddedRedis, tmp_path: Path, client: Connect
+) -> None:
     url = embedded.start()
     second = EmbeddedRedis(tmp_path)
 
@@ -113,7 +129,7 @@ def test_second_server_on_a_running_data_dir_is_refused(embedded: EmbeddedRedis,
 
 
 def test_stale_url_file_from_a_dead_server_does_not_block_a_start(
-    embedded: EmbeddedRedis, tmp_path: Path
+    embedded: EmbeddedRedis, tmp_path: Path, client: Connect
 ) -> None:
     dead = EmbeddedRedis(tmp_path)  # a free port nobody listens on
     (tmp_path / URL_FILE).write_text(dead.url + "\n")

@@ -309,9 +309,7 @@ def test_sources_can_be_given_as_json_in_the_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     use_config(monkeypatch, tmp_path / "ingest.toml", MINIMAL)
-    monkeypatch.setenv(
-        "INGEST_SOURCES", json.dumps([{"name": "local", "url": "http://127.0.0.1:1/f.rss"}])
-    )
+    monkeypatch.setenv("INGEST_SOURCES", json.dumps([{"name": "local", "url": "http://127.0.0.1:1/f.rss"}]))
 
     assert [s.name for s in load_settings().sources] == ["local"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.textsig import containment, content_hash, estimate_jaccard, normalize, signature
+from worker.textsig import Signature, containment, content_hash, estimate_jaccard, normalize, signature
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 K, NUM_PERM = 5, 128
@@ -29,7 +29,7 @@ def other_article() -> str:
     return seed_text("004_06fa49a5c750834e.txt")
 
 
-def sig(text: str):  # type: ignore[no-untyped-def]
+def sig(text: str) -> Signature:
     return signature(text, k=K, num_perm=NUM_PERM)
 
 
@@ -39,7 +39,7 @@ def sig(text: str):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("variant", "plain"),
     [
-        ("\u201cfraternal\u201d bonds \u2018hailed\u2019", '"fraternal" bonds \'hailed\''),
+        ("\u201cfraternal\u201d bonds \u2018hailed\u2019", "\"fraternal\" bonds 'hailed'"),
         ("\ufb01nal", "final"),
         ("\uff2c\uff49 \uff33\uff48\uff41\uff4e\uff47\uff46\uff55", "Li Shangfu"),
         ("China &amp; Belarus", "China & Belarus"),
@@ -49,8 +49,17 @@ def sig(text: str):  # type: ignore[no-untyped-def]
         ("  armed\t\tforces \n\n drills  ", "armed forces drills"),
         ("co\u00adoperation", "cooperation"),
     ],
-    ids=["curly-quotes", "ligature", "full-width", "named-entity", "numeric-entity", "dashes", "case", "spaces",
-         "soft-hyphen"],
+    ids=[
+        "curly-quotes",
+        "ligature",
+        "full-width",
+        "named-entity",
+        "numeric-entity",
+        "dashes",
+        "case",
+        "spaces",
+        "soft-hyphen",
+    ],
 )
 def test_normalize_makes_trivial_variants_equal(variant: str, plain: str) -> None:
     assert normalize(variant) == normalize(plain)
@@ -69,7 +78,7 @@ def test_normalize_keeps_different_words_different() -> None:
 
 def test_content_hash_is_equal_for_trivially_different_texts() -> None:
     a = "China\u2019s defence minister said: \u201cWe are brothers\u201d \u2014 in Minsk."
-    b = "CHINA'S DEFENCE MINISTER SAID: \"WE ARE BROTHERS\" - IN MINSK."
+    b = 'CHINA\'S DEFENCE MINISTER SAID: "WE ARE BROTHERS" - IN MINSK.'
     c = "China&#8217;s  defence\nminister said: &quot;We are brothers&quot; &mdash; in Minsk."
 
     assert content_hash(normalize(a)) == content_hash(normalize(b)) == content_hash(normalize(c))
@@ -107,7 +116,12 @@ def test_signature_is_the_same_in_another_process(article: str) -> None:
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     res = subprocess.run(
-        [sys.executable, "-c", code], input=article, capture_output=True, text=True, env=env, check=True,
+        [sys.executable, "-c", code],
+        input=article,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
         cwd=Path(__file__).resolve().parent.parent,
     )
 
