@@ -140,11 +140,6 @@ def test_stale_url_file_from_a_dead_server_does_not_block_a_start(
     assert (tmp_path / URL_FILE).read_text().strip() == url
 
 
-@pytest.mark.xfail(
-    reason="BUG: stop() unlinks <data_dir>/redis.url even when this instance never started, "
-    "so other CLI commands lose track of the server that is still running",
-    strict=True,
-)
 def test_stop_of_a_refused_second_server_leaves_the_running_ones_url_file(
     embedded: EmbeddedRedis, tmp_path: Path
 ) -> None:

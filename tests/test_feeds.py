@@ -198,19 +198,10 @@ def test_body_that_is_not_a_feed_raises_bad_feed(body: bytes) -> None:
     assert f"{BASE}/feeds/test.rss" in str(exc.value)
 
 
-@pytest.mark.xfail(
-    reason="BUG: parse_feed gives feedparser no Content-Type, so every feed is 'bozo' "
-    "('no Content-type specified') and a well-formed feed with no items raises BadFeed",
-    strict=True,
-)
 def test_well_formed_feed_without_items_gives_no_items() -> None:
     assert parse(rss()) == []
 
 
-@pytest.mark.xfail(
-    reason="BUG: same cause as above: every well-formed feed logs a spurious feed_malformed warning",
-    strict=True,
-)
 def test_well_formed_feed_logs_no_malformed_warning() -> None:
     with capture_logs() as logs:
         parse(fixture_feed("topic.rss"))

@@ -373,3 +373,10 @@ def test_cli_with_a_bad_setting_exits_2_naming_it_without_a_traceback(tmp_path: 
     assert "fetch.max_redirects" in res.stderr
     assert "Traceback" not in res.stderr
     assert res.stdout == ""
+
+
+def test_misspelt_top_level_environment_setting_stops_startup(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INGEST_CONFIG", str(ROOT / "config" / "ingest.toml"))
+    monkeypatch.setenv("INGEST_LOG_LEVLE", "DEBUG")
+    with pytest.raises(ConfigError, match="INGEST_LOG_LEVLE"):
+        load_settings()

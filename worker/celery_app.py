@@ -40,7 +40,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "accept_content": ["json"],
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
-        "task_acks_on_failure_or_timeout": True,
+        # a task that failed for want of Redis is not acknowledged: it is delivered again
+        # (the tasks themselves turn every other error into a recorded outcome)
+        "task_acks_on_failure_or_timeout": False,
         "worker_prefetch_multiplier": 1,
         "worker_hijack_root_logger": False,
         "worker_concurrency": settings.worker.concurrency,
@@ -53,8 +55,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "worker.tasks.poll_all": {"queue": QUEUE_POLL},
             "worker.tasks.process_article": {"queue": QUEUE_ARTICLES},
         },
-        "task_time_limit": min(settings.worker.visibility_timeout_seconds - 30, 1800),
-        "task_soft_time_limit": min(settings.worker.visibility_timeout_seconds - 60, 1500),
+        "task_time_limit": settings.worker.task_time_limit_seconds,
+        "task_soft_time_limit": settings.worker.task_soft_time_limit_seconds,
         "beat_schedule": beat_schedule(settings),
         "beat_schedule_filename": str(settings.data_dir / "celerybeat-schedule"),
         "timezone": "UTC",

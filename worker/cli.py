@@ -154,11 +154,16 @@ def fetch(
     as_json: bool,
 ) -> None:
     """Send an ad-hoc fetch through the broker to the running workers."""
+    from worker.feeds import Item, canonical_url, is_fetchable
+
     if not (feeds or urls or all_sources):
         raise click.UsageError("give --feed URL, --url URL or --all")
+    for option, values in (("--url", urls), ("--feed", feeds)):
+        for u in values:  # every argument checked before anything is sent
+            if not is_fetchable(u):
+                raise click.BadParameter(f"{u!r} is not an http(s) URL", param_hint=option)
     try:
         s = _settings()
-        from worker.feeds import Item, canonical_url, is_fetchable
         from worker.outcomes import Recorder
         from worker.pipeline import item_keys
         from worker.tasks import poll_feed, poll_source, process_article
@@ -168,14 +173,10 @@ def fetch(
         run_id = uuid.uuid4().hex
         polls = 0
         for u in urls:
-            if not is_fetchable(u):
-                raise click.BadParameter(f"{u!r} is not an http(s) URL", param_hint="--url")
             item = Item(url=u, canonical_url=canonical_url(u), source="adhoc")
             recorder.run_pending(run_id, [item_keys(item)[0].hex()])
             process_article.apply_async((item.to_dict(), run_id))
         for f in feeds:
-            if not is_fetchable(f):
-                raise click.BadParameter(f"{f!r} is not an http(s) URL", param_hint="--feed")
             poll_feed.apply_async((f, run_id))
             polls += 1
         if all_sources:
@@ -292,6 +293,81 @@ def tail(count: int, as_json: bool) -> None:
                     else ""
                 )
             )
+    except IngestError as exc:
+        _fail(exc)
+
+
+@main.command()
+@click.option("--group", "-g", required=True, help="Consumer group name (created if missing).")
+@click.option(
+    "--consumer", default=lambda: f"{socket.gethostname()}-{os.getpid()}", help="This consumer's name."
+)
+@click.option("--handler", metavar="MODULE:FUNCTION", help="Callable given each article (default: print it).")
+@click.option(
+    "--start",
+    type=click.Choice(["0", "$"]),
+    default="0",
+    show_default=True,
+    help="Where a new group starts: 0 = all history, $ = only new articles.",
+)
+@click.option("--count", type=int, default=10, show_default=True, help="Entries read at a time.")
+@click.option(
+    "--claim-idle",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds after which another consumer's pending entry is taken over.",
+)
+@click.option(
+    "--max-deliveries",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Failed deliveries after which an entry is parked in the consumer dead letters.",
+)
+@click.option("--until-idle", is_flag=True, help="Stop when there is nothing left to read.")
+def consume(
+    group: str, consumer: str, handler: str | None, start: str, count: int, claim_idle: float,
+    max_deliveries: int, until_idle: bool,
+) -> None:  # fmt: skip
+    """Reference downstream consumer: read the stream with a consumer group, ack each article."""
+    try:
+        s = _settings()
+        from worker.consume import Consumer, ensure_group, print_handler
+
+        fn = print_handler
+        if handler:
+            import importlib
+
+            mod, _, attr = handler.partition(":")
+            fn = getattr(importlib.import_module(mod), attr)
+        client = _client(s)
+        ensure_group(client, s.redis.stream_key, group, start)
+        c = Consumer(
+            client, s.redis.stream_key, group, consumer, fn, prefix=s.redis.key_prefix, count=count,
+            block_ms=1000, claim_idle_ms=int(claim_idle * 1000), max_deliveries=max_deliveries,
+        )  # fmt: skip
+        try:
+            stats = c.run(until_idle=until_idle)
+        except KeyboardInterrupt:
+            stats = c.stats
+        log.info("consumer_stopped", group=group, consumer=consumer, **vars(stats))
+    except IngestError as exc:
+        _fail(exc)
+
+
+@main.command()
+@click.option(
+    "--group", "-g", "groups", multiple=True, required=True, help="Every group that must have read it."
+)
+def trim(groups: tuple[str, ...]) -> None:
+    """Remove stream entries that every given group has read and acknowledged (never others)."""
+    try:
+        s = _settings()
+        from worker.consume import safe_trim
+
+        min_id, removed = safe_trim(_client(s), s.redis.stream_key, list(groups))
+        click.echo(f"removed {removed} entries; oldest kept id {min_id or '-'}")
     except IngestError as exc:
         _fail(exc)
 

@@ -122,6 +122,8 @@ class EmbeddedRedis:
         return self.url
 
     def stop(self) -> None:
+        if self.proc is None:  # never started: the URL file, if any, is another server's
+            return
         (self.data_dir / URL_FILE).unlink(missing_ok=True)
         if self.proc is None or self.proc.poll() is not None:
             return

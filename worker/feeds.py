@@ -74,13 +74,14 @@ def parse_feed(body: bytes, *, source: str, base_url: str, max_items: int) -> li
     A GUID that the document gives to several different links identifies
     nothing, so those items are keyed by their URL alone.
     """
-    headers = {"content-location": base_url}
+    # a declared XML type, so feedparser does not flag every feed "bozo" for lacking one
+    headers = {"content-location": base_url, "content-type": "application/xml"}
     # checked on the text feedparser will read, whatever encoding (UTF-16, UTF-7 ...) it came in
     body = convert_to_utf8(headers, body, {})
     if b"<!ENTITY" in body:
         raise BadFeed(f"feed from {base_url} declares XML entities; refused", reason="feed_entities")
     parsed = feedparser.parse(body, response_headers=headers)
-    if parsed.bozo and not parsed.entries:
+    if not parsed.entries and (parsed.bozo or not parsed.get("version")):
         raise BadFeed(f"feed from {base_url} cannot be parsed: {parsed.get('bozo_exception')!s}"[:300])
     if parsed.bozo:
         log.warning("feed_malformed", source=source, url=base_url, error=str(parsed.bozo_exception)[:200])

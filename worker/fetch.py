@@ -72,6 +72,9 @@ class FetchResult:
         return self.status == 304
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 class AddressPolicy:
     """Which addresses we may connect to."""
 
@@ -80,8 +83,12 @@ class AddressPolicy:
 
     def allowed(self, host: str, ip: str, port: int) -> bool:
         addr: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(ip.split("%", 1)[0])
-        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-            addr = addr.ipv4_mapped
+        if isinstance(addr, ipaddress.IPv6Address):
+            # an IPv4 address carried inside IPv6 (mapped, 6to4, NAT64) is judged as that IPv4 address
+            if addr in _NAT64:
+                addr = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+            else:
+                addr = addr.ipv4_mapped or addr.sixtofour or addr
         if addr.is_global and not addr.is_multicast:
             return True
         return f"{host.lower()}:{port}" in self.allow or f"{ip}:{port}" in self.allow
@@ -400,10 +407,19 @@ class _Inflater:
                 return  # input used up and nothing pending; a full step may have more to drain
 
 
+# compressions we did not ask for and do not decode; other unknown tokens ("none", "utf-8") are ignored
+_UNDECODABLE = {"br", "zstd", "compress", "x-compress", "exi", "pack200-gzip", "dcb", "dcz"}
+
+
 def _codings(resp: httpx.Response) -> list[str]:
+    """The body's content coding: none or one of ours; anything else is refused."""
     value = resp.headers.get("content-encoding", "")
-    codings = [c.strip().lower() for c in value.split(",") if c.strip()]
-    codings = ["gzip" if c == "x-gzip" else c for c in codings if c != "identity"]
+    tokens = [c.strip().lower() for c in value.split(",") if c.strip()]
+    codings = [
+        "gzip" if c == "x-gzip" else c
+        for c in tokens
+        if c in ("gzip", "x-gzip", "deflate") or c in _UNDECODABLE
+    ]
     if len(codings) > 1 or (codings and codings[0] not in ("gzip", "deflate")):
         raise PermanentError(
             f"{resp.url} sent Content-Encoding {value!r}; only one of {ACCEPT_ENCODING} was accepted",

@@ -33,6 +33,15 @@ log = get_logger(__name__)
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 
 
+# claim an item for a poll task unless another task holds it
+_CLAIM = """
+local v = redis.call('GET', KEYS[1])
+if v and v ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
+
+
 def item_keys(item: Item) -> list[bytes]:
     """The index keys of an item: its canonical URL first, then its GUID if any."""
     keys = [url_hash(item.canonical_url)]
@@ -89,6 +98,7 @@ class Ingest:
         self.politeness = Politeness(settings.fetch, client, self.fetcher, settings.redis.key_prefix)
         self.index = DedupIndex(client, settings.dedup, settings.redis.key_prefix, settings.redis.stream_key)
         self.recorder = Recorder(client, settings.redis.key_prefix)
+        self._claim = client.register_script(_CLAIM)
 
     def close(self) -> None:
         self.fetcher.close()
@@ -97,8 +107,13 @@ class Ingest:
     def _feed_key(self, feed_url: str) -> str:
         return self.settings.key("feed", url_hash(feed_url).hex())
 
-    def poll(self, feed_url: str, source: str) -> PollResult:
-        """Fetch a feed (conditionally) and return its items not decided or in flight yet."""
+    def poll(self, feed_url: str, source: str, claim_token: str = "") -> PollResult:
+        """Fetch a feed (conditionally) and return its items not decided or in flight yet.
+
+        Each returned item is claimed with ``claim_token`` (the poll task's id) until the
+        visibility timeout, so an overlapping poll does not hand it out again; the same
+        poll task delivered again after a crash gets its own claims back.
+        """
         state = {as_str(k): as_str(v) for k, v in self.redis.hgetall(self._feed_key(feed_url)).items()}
         res = self.fetcher.get(
             feed_url,
@@ -129,7 +144,9 @@ class Ingest:
                 continue
             candidates.append(item)
             # an item already handed to a worker is not handed out again until it expires
-            pipe.set(self.settings.key("claim", ks[0].hex()), source, nx=True, ex=claim_ttl)
+            self._claim(
+                keys=[self.settings.key("claim", ks[0].hex())], args=[claim_token, claim_ttl], client=pipe
+            )
         claimed = pipe.execute() if candidates else []
         for item, ok in zip(candidates, claimed, strict=True):
             if ok:
@@ -234,7 +251,12 @@ class Ingest:
 
     def _finish(self, item: Item, run_id: str | None, outcome: Outcome) -> Outcome:
         self.recorder.run_item(
-            run_id, item_keys(item)[0].hex(), outcome.outcome, reason=outcome.reason, url=item.url
+            run_id,
+            item_keys(item)[0].hex(),
+            outcome.outcome,
+            reason=outcome.reason,
+            url=item.url,
+            prior=outcome.detail.get("prior"),
         )
         self.redis.delete(self.settings.key("claim", item_keys(item)[0].hex()))
         log.info(

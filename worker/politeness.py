@@ -148,7 +148,10 @@ class Politeness:
             raise
         except TransientError as exc:  # 5xx, 429, timeout, network: disallow for now
             retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
-            ttl = max(self.s.robots_error_cache_seconds, math.ceil(retry_after or 0))
+            ttl = max(
+                self.s.robots_error_cache_seconds,
+                math.ceil(min(retry_after or 0, self.s.robots_cache_seconds)),
+            )
             value = b"U" + exc.reason.encode()
             log.warning("robots_unreachable", url=url, reason=exc.reason, retry_in=ttl)
         except PermanentError as exc:  # 4xx and the like: no rules

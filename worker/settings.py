@@ -110,7 +110,8 @@ class FetchSettings(_Section):
     read_timeout_seconds: float = Field(default=10.0, gt=0)
     total_timeout_seconds: float = Field(default=30.0, gt=0)
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
-    max_feed_bytes: int = Field(default=10_000_000, ge=1024)
+    # feedparser reads about 0.25 MB/s (a malformed feed's loose parser less): this bounds a poll's parse
+    max_feed_bytes: int = Field(default=2_000_000, ge=1024)
     max_redirects: int = Field(default=5, ge=0, le=20)
     max_items_per_poll: int = Field(default=500, ge=1)
     max_retries: int = Field(default=4, ge=0, le=20)
@@ -184,9 +185,26 @@ class RedisSettings(_Section):
 class WorkerSettings(_Section):
     concurrency: int = Field(default=4, ge=1, le=256)
     pool: Literal["prefork", "threads", "solo"] = "prefork"
-    # longer than the longest task, so a dead worker's task is re-delivered
-    visibility_timeout_seconds: int = Field(default=3600, ge=60)
+    # a task still unacknowledged this long after delivery is handed to another worker
+    # (its worker died): must exceed the longest task
+    visibility_timeout_seconds: int = Field(default=3600, ge=5)
+    # a task running this long is interrupted (soft: an error it can record) or killed (hard)
+    task_soft_time_limit_seconds: int = Field(default=300, ge=1)
+    task_time_limit_seconds: int = Field(default=360, ge=2)
     poll_lock_seconds: int = Field(default=600, ge=10)
+
+    @model_validator(mode="after")
+    def _limits_fit(self) -> WorkerSettings:
+        if (
+            not self.task_soft_time_limit_seconds
+            < self.task_time_limit_seconds
+            < self.visibility_timeout_seconds
+        ):
+            raise ValueError(
+                "need worker.task_soft_time_limit_seconds < worker.task_time_limit_seconds"
+                " < worker.visibility_timeout_seconds"
+            )
+        return self
 
 
 class Settings(BaseSettings):
@@ -298,6 +316,12 @@ def load_settings(**overrides: Any) -> Settings:
     path = config_path()
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} not found (set INGEST_CONFIG to the TOML file to use)")
+    known = set(Settings.model_fields) | {"config"}
+    unknown = sorted(
+        k for k in os.environ if k.startswith("INGEST_") and k[7:].split("__")[0].lower() not in known
+    )
+    if unknown:
+        raise ConfigError(f"unknown setting in the environment: {', '.join(unknown)}")
     try:
         s = Settings(**overrides)
     except ValidationError as exc:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import os
 import random
+import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from celery.exceptions import SoftTimeLimitExceeded
+import kombu.exceptions
+import redis
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 from celery.signals import worker_process_shutdown
 
 from worker.celery_app import app
@@ -21,6 +25,7 @@ from worker.feeds import Item
 from worker.logs import get_logger
 from worker.pipeline import Ingest
 from worker.politeness import FeedBackoff
+from worker.redisconn import as_str
 from worker.settings import get_settings
 
 log = get_logger(__name__)
@@ -55,10 +60,50 @@ def backoff_seconds(retries: int, exc: IngestError | None = None, base: float = 
     return delay
 
 
-def _poll(feed_url: str, source: str, run_id: str | None) -> dict[str, Any]:
+REDIS_OUTAGE_WAIT_SECONDS = 120.0
+T = TypeVar("T")
+
+
+def _wait_for_redis(client: redis.Redis, deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        try:
+            client.ping()
+            return True
+        except redis.RedisError:
+            time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+        except SoftTimeLimitExceeded:
+            return False
+    return False
+
+
+def through_redis_outages(ingest: Ingest, work: Callable[[], T]) -> T:
+    """Run ``work``; when Redis drops, wait for it and run it again (the work is idempotent).
+
+    Letting the error reach Celery would lose the task: on the Redis transport a failed
+    late-acked task is rejected without requeue. If Redis stays away, the task is handed
+    back to the broker (or, if even that fails, its unacknowledged copy is delivered
+    again after the visibility timeout).
+    """
+    deadline = time.monotonic() + REDIS_OUTAGE_WAIT_SECONDS
+    while True:
+        try:
+            return work()
+        except (redis.ConnectionError, redis.TimeoutError, kombu.exceptions.OperationalError) as exc:
+            log.warning("redis_unavailable", error=str(exc)[:200])
+            if not _wait_for_redis(ingest.redis, deadline):
+                raise Reject(exc, requeue=True) from exc
+
+
+def _poll(feed_url: str, source: str, run_id: str | None, task_id: str) -> dict[str, Any]:
     ingest = get_ingest()
+    return through_redis_outages(ingest, lambda: _poll_once(ingest, feed_url, source, run_id, task_id))
+
+
+def _poll_once(
+    ingest: Ingest, feed_url: str, source: str, run_id: str | None, task_id: str
+) -> dict[str, Any]:
     try:
-        result = ingest.poll(feed_url, source)
+        result = ingest.poll(feed_url, source, claim_token=task_id)
     except IngestError as exc:
         from worker.pipeline import PollResult
 
@@ -90,8 +135,8 @@ def _run_key(item: Item) -> str:
     return item_keys(item)[0].hex()
 
 
-@app.task(name="worker.tasks.poll_source")
-def poll_source(source_name: str, run_id: str | None = None) -> dict[str, Any]:
+@app.task(bind=True, name="worker.tasks.poll_source")
+def poll_source(self: Any, source_name: str, run_id: str | None = None) -> dict[str, Any]:
     """Poll one configured source, unless a poll of it is already running or it is backing off."""
     settings = get_settings()
     source = settings.source(source_name)
@@ -112,8 +157,11 @@ def poll_source(source_name: str, run_id: str | None = None) -> dict[str, Any]:
         log.info("poll_skipped", source=source_name, reason="backoff", seconds=round(wait))
         return summary
     lock = settings.key("lock", "poll", source_name)
-    token = uuid.uuid4().hex
-    if not ingest.redis.set(lock, token, nx=True, ex=settings.worker.poll_lock_seconds):
+    # the task id as token: this same task delivered again after a crash takes its lock back
+    token = self.request.id or uuid.uuid4().hex
+    if not ingest.redis.set(lock, token, nx=True, ex=settings.worker.poll_lock_seconds) and (
+        as_str(ingest.redis.get(lock) or b"") != token
+    ):
         summary = {
             "source": source_name,
             "feed_url": source.feed_url,
@@ -126,17 +174,17 @@ def poll_source(source_name: str, run_id: str | None = None) -> dict[str, Any]:
         log.info("poll_skipped", source=source_name, reason="already_running")
         return summary
     try:
-        polled = _poll(source.feed_url, source_name, run_id)
+        polled = _poll(source.feed_url, source_name, run_id, self.request.id or "")
         backoff.record(source_name, source.interval_seconds, polled.get("error"))
         return polled
     finally:
         ingest.redis.eval(_UNLOCK, 1, lock, token)
 
 
-@app.task(name="worker.tasks.poll_feed")
-def poll_feed(feed_url: str, run_id: str | None = None, source: str = "adhoc") -> dict[str, Any]:
+@app.task(bind=True, name="worker.tasks.poll_feed")
+def poll_feed(self: Any, feed_url: str, run_id: str | None = None, source: str = "adhoc") -> dict[str, Any]:
     """Poll a feed given ad hoc (not in the configuration)."""
-    return _poll(feed_url, source, run_id)
+    return _poll(feed_url, source, run_id, self.request.id or "")
 
 
 @app.task(name="worker.tasks.poll_all")
@@ -154,9 +202,11 @@ def process_article(self: Any, item: dict[str, Any], run_id: str | None = None) 
     ingest = get_ingest()
     max_retries = get_settings().fetch.max_retries
     try:
-        return ingest.process(it, run_id).outcome
+        return through_redis_outages(ingest, lambda: ingest.process(it, run_id)).outcome
     except PermanentError as exc:  # raised outside the pipeline's own handling
         return ingest.fail(it, exc, run_id=run_id).outcome
+    except Reject:
+        raise
     except DomainBusy as exc:  # our own pace, not a failure: sent again for later, attempts unchanged
         countdown = (exc.retry_after or 1.0) * random.uniform(1.0, 1.5)
         self.apply_async((item, run_id), countdown=countdown, retries=self.request.retries)

@@ -1,0 +1,258 @@
+"""The ``ingest`` command as a user runs it: status, tail and fetch against a real worker.
+
+The read-only commands (``status``, ``tail``) are checked against one service that
+has ingested the RSS fixture once, shared by this module's tests: starting a worker
+and ingesting the feed is the slow part, and none of those tests changes the state.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from tests import conftest
+from tests.conftest import Service
+from tests.support.webserver import FixtureServer
+
+
+def service_env(redis_url: str, prefix: str, web: FixtureServer, tmp_path: Path) -> dict[str, str]:
+    """The environment conftest's ``env`` fixture gives a test's service, built once for a module."""
+    build = conftest.env.__wrapped__  # the fixture's own function, so both stay the same
+    env: dict[str, str] = build(redis_server_url=redis_url, prefix=prefix, web=web, tmp_path=tmp_path)
+    return env
+
+
+@dataclass
+class Running:
+    """A worker with its own key prefix and fixture server, shared by a module's tests."""
+
+    service: Service
+    web: FixtureServer
+    r: redis.Redis
+    prefix: str
+
+    @property
+    def stream(self) -> str:
+        return f"{self.prefix}articles"
+
+    def stream_ids(self) -> list[str]:
+        return [sid.decode() for sid, _ in self.r.xrange(self.stream)]
+
+    def stream_docs(self) -> list[dict[str, Any]]:
+        return [json.loads(f[b"article"]) for _, f in self.r.xrange(self.stream)]
+
+
+@contextmanager
+def running_service(redis_url: str, tmp: Path) -> Iterator[Running]:
+    prefix = f"t{uuid.uuid4().hex[:10]}:"
+    r = redis.Redis.from_url(redis_url)
+    with FixtureServer() as web:
+        service = Service(service_env(redis_url, prefix, web, tmp), tmp)
+        try:
+            service.start_worker()
+            yield Running(service, web, r, prefix)
+        finally:
+            service.stop()
+            keys = list(r.scan_iter(match=f"{prefix}*", count=1000))
+            if keys:
+                r.delete(*keys)
+            r.close()
+
+
+@pytest.fixture(scope="module")
+def ingested(redis_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """A service that has ingested /feeds/topic.rss once."""
+    with running_service(redis_server_url, tmp_path_factory.mktemp("feed")) as svc:
+        summary = svc.service.fetch_wait("--feed", svc.web.url("/feeds/topic.rss"))
+        assert summary["complete"], summary
+        yield svc
+
+
+@dataclass
+class Refetched:
+    running: Running
+    page: str
+    first: dict[str, Any]
+    again: dict[str, Any]
+    downloads_after_first: int
+
+
+@pytest.fixture(scope="module")
+def refetched(redis_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Refetched]:
+    """A service that was sent the same article URL twice, waiting for each run."""
+    with running_service(redis_server_url, tmp_path_factory.mktemp("url")) as svc:
+        page = svc.web.url("/news/on-topic-4.html")
+        first = svc.service.fetch_wait("--url", page)
+        downloads = svc.web.count("/news/on-topic-4.html")
+        again = svc.service.fetch_wait("--url", page)
+        yield Refetched(svc, page, first, again, downloads)
+
+
+@pytest.fixture(scope="module")
+def status(ingested: Running) -> dict[str, Any]:
+    return json.loads(ingested.service.ingest("status", "--json").stdout)  # type: ignore[no-any-return]
+
+
+# ---- ingest status --------------------------------------------------------------------
+
+
+def test_status_json_reports_the_stream_length(status: dict[str, Any], ingested: Running) -> None:
+    assert status["stream"]["key"] == ingested.stream
+    assert status["stream"]["length"] == 5
+
+
+def test_status_json_counts_each_outcome_once(status: dict[str, Any]) -> None:
+    assert status["outcomes"] == {"queued": 5, "duplicate": 3, "off_topic": 1, "failed": 1}
+
+
+def test_status_json_reports_the_seeds_in_the_index(status: dict[str, Any]) -> None:
+    assert status["index"]["seeds"] == 2
+    assert status["index"]["urls_decided"] >= 10
+
+
+def test_status_json_lists_the_no_text_page_in_recent_failures(
+    status: dict[str, Any], ingested: Running
+) -> None:
+    failures = status["recent_failures"]
+
+    assert [(f["url"], f["reason"]) for f in failures] == [
+        (ingested.web.url("/news/no-text.html"), "no_text")
+    ]
+    assert failures[0]["source"] == "adhoc"
+
+
+def test_status_json_shows_empty_broker_queues_and_no_dead_letters_once_all_is_decided(
+    status: dict[str, Any],
+) -> None:
+    assert set(status["broker_queues"].values()) == {0}
+    assert status["dead_letters"] == 0
+
+
+def test_status_text_mentions_stream_outcomes_seeds_and_failures(ingested: Running) -> None:
+    out = ingested.service.ingest("status").stdout
+
+    assert f"stream {ingested.stream}: 5 articles" in out
+    assert "outcomes: queued=5 duplicate=3 off_topic=1 failed=1" in out
+    assert "(2 seeds)" in out
+    assert f"no_text: {ingested.web.url('/news/no-text.html')}" in out
+
+
+# ---- ingest tail ----------------------------------------------------------------------
+
+
+def test_tail_prints_the_newest_articles_with_title_and_url(ingested: Running) -> None:
+    out = ingested.service.ingest("tail", "-n", "2").stdout
+    newest = [json.loads(f[b"article"]) for _, f in ingested.r.xrevrange(ingested.stream, count=2)][::-1]
+
+    url_lines = [line.strip() for line in out.splitlines() if line.startswith("    http")]
+    assert url_lines == [d["url"] for d in newest]
+    for doc in newest:
+        assert doc["title"] in out
+
+
+def test_tail_json_prints_one_document_per_line_oldest_of_the_newest_first(ingested: Running) -> None:
+    out = ingested.service.ingest("tail", "-n", "3", "--json").stdout
+
+    docs = [json.loads(line) for line in out.splitlines()]
+    assert len(docs) == 3
+    assert [d["stream_id"] for d in docs] == ingested.stream_ids()[-3:]
+    assert all(d["url"].startswith(ingested.web.base) for d in docs)
+
+
+def test_tail_asking_for_more_than_the_stream_holds_prints_all_of_it(ingested: Running) -> None:
+    out = ingested.service.ingest("tail", "-n", "50", "--json").stdout
+
+    assert [json.loads(line)["stream_id"] for line in out.splitlines()] == ingested.stream_ids()
+
+
+# ---- ingest fetch: arguments ------------------------------------------------------------
+
+
+def test_fetch_without_feed_url_or_all_exits_with_usage(service: Service) -> None:
+    res = service.ingest("fetch", check=False)
+
+    assert res.returncode == 2
+    assert "Usage:" in res.stderr
+    assert "give --feed URL, --url URL or --all" in res.stderr
+
+
+def test_fetch_of_a_javascript_url_is_rejected_and_sends_nothing(
+    service: Service, r: redis.Redis, prefix: str
+) -> None:
+    res = service.ingest("fetch", "--url", "javascript:alert(1)", check=False)
+
+    assert res.returncode == 2
+    assert "--url" in res.stderr and "not an http(s) URL" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert list(r.scan_iter(match=f"{prefix}*")) == []
+
+
+def test_fetch_with_one_bad_argument_sends_nothing_at_all(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    res = service.ingest(
+        "fetch", "--url", web.url("/news/on-topic-4.html"), "--feed", "file:///etc/passwd", check=False
+    )
+
+    assert res.returncode == 2
+    assert r.llen(f"{prefix}celery:ingest.articles") == 0
+
+
+# ---- ingest fetch --url ------------------------------------------------------------------
+
+
+def test_fetch_of_one_article_url_queues_that_article(refetched: Refetched) -> None:
+    first = refetched.first
+
+    assert first["complete"]
+    assert (first["found"], first["new"], first["already_seen"]) == (1, 1, 0)
+    assert (first["queued"], first["duplicate"], first["off_topic"], first["failed"]) == (1, 0, 0, 0)
+    assert refetched.downloads_after_first == 1
+
+
+def test_second_fetch_of_the_same_url_neither_downloads_nor_queues_it_again(refetched: Refetched) -> None:
+    assert refetched.again["complete"] and refetched.again["found"] == 1
+    assert refetched.running.web.count("/news/on-topic-4.html") == 1
+    assert [d["url"] for d in refetched.running.stream_docs()] == [refetched.page]
+
+
+def test_second_fetch_of_the_same_url_reports_it_already_seen(refetched: Refetched) -> None:
+    again = refetched.again
+
+    assert (again["found"], again["already_seen"], again["new"], again["queued"]) == (1, 1, 0, 0)
+
+
+def test_fetch_text_summary_names_the_counts(refetched: Refetched) -> None:
+    svc = refetched.running
+
+    res = svc.service.ingest("fetch", "--url", svc.web.url("/news/off-topic-1.html"), "--wait")
+
+    assert res.stdout.startswith(
+        "complete: found=1 new=1 already_seen=0 queued=0 duplicate=0 off_topic=1 failed=0"
+    )
+
+
+def test_fetch_without_wait_only_reports_the_run_it_sent(service: Service, web: FixtureServer) -> None:
+    res = service.ingest("fetch", "--url", web.url("/news/on-topic-4.html"))
+
+    assert res.stdout.startswith("sent run ")
+    assert len(res.stdout.split()[-1]) == 32
+
+
+def test_ingest_help_lists_the_commands() -> None:
+    from tests.conftest import INGEST
+
+    res = subprocess.run([INGEST, "--help"], capture_output=True, text=True, timeout=60)
+
+    assert res.returncode == 0
+    for cmd in ("run", "worker", "beat", "fetch", "status", "tail"):
+        assert f"  {cmd} " in res.stdout

@@ -1,0 +1,161 @@
+"""Nothing lost, nothing twice: killed workers, a restarted Redis, a poison article."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import psutil
+import pytest
+import redis
+
+from tests.conftest import Service, stream_docs
+from tests.support.newsroom import article_html, rss
+from tests.support.redis_process import RedisProcess
+from tests.support.webserver import FixtureServer, send
+
+pytestmark = pytest.mark.slow
+
+
+def _serve_newsroom(web: FixtureServer, n: int, delay: float = 0.0, first: int = 0) -> set[str]:
+    """n generated articles and a feed of them at /feeds/gen.rss; returns their URLs."""
+    paths = []
+    for i in range(first, first + n):
+        body = article_html(i).encode()
+
+        def handler(req: BaseHTTPRequestHandler, body: bytes = body) -> None:
+            if delay:
+                time.sleep(delay)
+            send(req, 200, body, "text/html; charset=utf-8")
+
+        paths.append(f"/gen/story-{i}.html")
+        web.route(paths[-1], handler)
+    feed = rss(web.base, paths).encode()
+    web.route("/feeds/gen.rss", lambda req: send(req, 200, feed, "application/rss+xml"))
+    return {web.url(p) for p in paths}
+
+
+def _wait_for_stream(r: redis.Redis, key: str, n: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while r.xlen(key) < n and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(2)  # anything still in flight that would add a second copy lands now
+
+
+def _fast_redelivery(env: dict[str, str]) -> None:
+    """Short timeouts so the test sees re-delivery in seconds rather than the default hour."""
+    env.update(
+        {
+            "INGEST_WORKER__VISIBILITY_TIMEOUT_SECONDS": "10",
+            "INGEST_WORKER__TASK_SOFT_TIME_LIMIT_SECONDS": "5",
+            "INGEST_WORKER__TASK_TIME_LIMIT_SECONDS": "8",
+            "INGEST_FETCH__PER_DOMAIN_REQUESTS_PER_SECOND": "1000",
+        }
+    )
+
+
+def test_killing_workers_at_random_loses_nothing_and_queues_nothing_twice(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    _fast_redelivery(service.env)
+    expected = _serve_newsroom(web, 240, delay=0.03)
+    workers = [service.start_worker("--concurrency", "2"), service.start_worker("--concurrency", "2")]
+    service.ingest("fetch", "--feed", web.url("/feeds/gen.rss"))
+    rng = random.Random(1)
+    kills = Counter[str]()
+    for _ in range(6):
+        time.sleep(rng.uniform(1.0, 3.0))
+        victim = rng.choice([w for w in workers if w.poll() is None])
+        children = psutil.Process(victim.pid).children()
+        if children and rng.random() < 0.5:  # one pool process dies (OOM-killer style)
+            rng.choice(children).send_signal(signal.SIGKILL)
+            kills["pool process"] += 1
+        else:  # the whole worker dies; a new one takes its place
+            os.killpg(victim.pid, signal.SIGKILL)
+            victim.wait()
+            workers.remove(victim)
+            workers.append(service.start_worker("--concurrency", "2"))
+            kills["worker"] += 1
+
+    _wait_for_stream(r, f"{prefix}articles", len(expected), timeout=240)
+    urls = Counter(d["url"] for d in stream_docs(r, f"{prefix}articles"))
+    assert sum(kills.values()) == 6
+    assert set(urls) == expected, f"missing {len(expected - set(urls))} after kills {dict(kills)}"
+    assert max(urls.values()) == 1, [u for u, c in urls.items() if c > 1]
+
+
+def test_redis_restart_mid_run_loses_nothing_and_queues_nothing_twice(
+    service: Service, web: FixtureServer, tmp_path: Path
+) -> None:
+    server = RedisProcess(tmp_path / "redis").start()
+    client = redis.Redis.from_url(server.url)
+    try:
+        service.env["REDIS_URL"] = server.url
+        _fast_redelivery(service.env)
+        stream = service.env["INGEST_REDIS__STREAM_KEY"]
+        expected = _serve_newsroom(web, 120, delay=0.05)
+        service.start_worker("--concurrency", "2")
+        service.start_worker("--concurrency", "2")
+        service.ingest("fetch", "--feed", web.url("/feeds/gen.rss"))
+        deadline = time.monotonic() + 60
+        while client.xlen(stream) < 20 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        server.stop()  # mid-run: some articles queued, most not
+        time.sleep(3)
+        server.start()
+        assert 0 < client.xlen(stream) < len(expected)  # the AOF kept what was queued
+
+        _wait_for_stream(client, stream, len(expected), timeout=240)
+        urls = Counter(d["url"] for d in stream_docs(client, stream))
+        assert set(urls) == expected, f"missing {len(expected - set(urls))}"
+        assert max(urls.values()) == 1
+        assert all(p.poll() is None for p in service.procs)  # the workers reconnected on their own
+    finally:
+        service.stop()
+        client.close()
+        server.stop()
+
+
+def test_poison_article_ends_in_dead_letters_without_blocking_the_others(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    _fast_redelivery(service.env)
+    service.env.update(
+        {
+            "INGEST_WORKER__TASK_SOFT_TIME_LIMIT_SECONDS": "2",
+            "INGEST_WORKER__TASK_TIME_LIMIT_SECONDS": "6",
+            "INGEST_FETCH__MAX_RETRIES": "2",
+        }
+    )
+    expected = _serve_newsroom(web, 20)
+    # extraction of this page outlives the soft time limit every time it is tried
+    poison = (
+        "<html><body><article>"
+        + "".join(
+            f"<p>Paragraph {i} of an endless page that keeps the extractor busy for far too long.</p>"
+            for i in range(40000)
+        )
+        + "</article></body></html>"
+    )
+    poison_url = web.route("/gen/poison.html", lambda req: send(req, 200, poison.encode(), "text/html"))
+    feed = rss(web.base, ["/gen/poison.html", *[u.removeprefix(web.base) for u in sorted(expected)]]).encode()
+    web.route("/feeds/poison.rss", lambda req: send(req, 200, feed, "application/rss+xml"))
+    worker = service.start_worker("--concurrency", "2")
+
+    summary = service.fetch_wait("--feed", web.url("/feeds/poison.rss"), timeout=180)
+
+    assert summary["complete"] and summary["queued"] == 20 and summary["failed"] == 1
+    [(_, fields)] = r.xrange(f"{prefix}deadletter")
+    entry = json.loads(fields[b"entry"])
+    assert (entry["url"], entry["reason"], entry["attempts"]) == (poison_url, "timeout", 3)
+    assert {d["url"] for d in stream_docs(r, f"{prefix}articles")} == expected
+    assert worker.poll() is None
+    assert "dead letters: 1" in service.ingest("status").stdout
