@@ -6,8 +6,6 @@ import json
 import os
 import random
 import signal
-import subprocess
-import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler
@@ -66,7 +64,7 @@ def test_killing_workers_at_random_loses_nothing_and_queues_nothing_twice(
     service: Service, web: FixtureServer, r: redis.Redis, prefix: str
 ) -> None:
     _fast_redelivery(service.env)
-    expected = _serve_newsroom(web, 240, delay=0.03)
+    expected = _serve_newsroom(web, 150, delay=0.03)
     workers = [service.start_worker("--concurrency", "2"), service.start_worker("--concurrency", "2")]
     service.ingest("fetch", "--feed", web.url("/feeds/gen.rss"))
     rng = random.Random(1)

@@ -104,7 +104,12 @@ def _poll_once(
 ) -> dict[str, Any]:
     try:
         result = ingest.poll(feed_url, source, claim_token=task_id)
-    except IngestError as exc:
+    except (redis.ConnectionError, redis.TimeoutError):
+        raise  # an outage, not this feed's fault: waited out by the caller
+    except Exception as exc:  # a feed that breaks the parser must still end in a recorded poll
+        if not isinstance(exc, IngestError):
+            log.exception("poll_error", source=source, url=feed_url)
+            exc = IngestError(f"{type(exc).__name__}: {exc}", reason="internal_error")
         from worker.pipeline import PollResult
 
         empty = PollResult(feed_url=feed_url, source=source)

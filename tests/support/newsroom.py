@@ -53,10 +53,12 @@ def article_html(n: int, words: int = 800, title: str | None = None) -> str:
     """A full news page around article n: the shape of a real outlet's page, our words."""
     title = title or f"Report {n}: China and Belarus widen military ties"
     body = "\n".join(f"    <p>{html.escape(p)}</p>" for p in article_paragraphs(n, words))
-    nav = "".join(f'<li><a href="/section/{s}">{s.title()}</a></li>' for s in
-                  ("world", "politics", "business", "defence", "europe", "asia", "opinion", "video"))  # fmt: skip
-    related = "".join(f'<li><a href="/news/story-{n + k}.html">Story {n + k}: related coverage</a></li>'
-                      for k in range(1, 7))  # fmt: skip
+    sections = ("world", "politics", "business", "defence", "europe", "asia", "opinion", "video")
+    nav = "".join(f'<li><a href="/section/{s}">{s.title()}</a></li>' for s in sections)
+    related = "".join(
+        f'<li><a href="/news/story-{n + k}.html">Story {n + k}: related coverage</a></li>'
+        for k in range(1, 7)
+    )
     comments = "".join(
         f'<div class="comment"><span class="who">reader{k}</span><p>Comment {k} on this story.</p></div>'
         for k in range(4)
@@ -79,7 +81,8 @@ def article_html(n: int, words: int = 800, title: str | None = None) -> str:
   <main>
   <article>
     <h1>{html.escape(title)}</h1>
-    <p class="byline">By Staff Reporter {n % 17} &middot; <time datetime="2023-08-{10 + n % 18:02d}">Aug {10 + n % 18}, 2023</time></p>
+    <p class="byline">By Staff Reporter {n % 17} &middot;
+      <time datetime="2023-08-{10 + n % 18:02d}">Aug {10 + n % 18}, 2023</time></p>
 {body}
   </article>
   <aside class="related"><h2>Related stories</h2><ul>{related}</ul></aside>
@@ -100,8 +103,8 @@ def rss(base: str, paths: list[str], title: str = "Newsroom Daily") -> str:
         for i, p in enumerate(paths)
     )
     return (
-        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{html.escape(title)}</title>'
-        f"<link>{base}/</link><description>news</description>{items}</channel></rss>"
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{html.escape(title)}</title><link>{base}/</link><description>news</description>{items}</channel></rss>"
     )
 
 

@@ -32,7 +32,8 @@ class Hit:
 class FixtureServer:
     def __init__(self) -> None:
         self.routes: dict[str, Handler] = {}
-        self.hits: list[Hit] = []
+        self.hits: list[Hit] = []  # finished requests, with their status
+        self.arrivals: list[str] = []  # request paths as they arrive
         self._lock = threading.Lock()
         server = self
 
@@ -44,6 +45,8 @@ class FixtureServer:
 
             def do_GET(self) -> None:
                 path = urlsplit(self.path).path
+                with server._lock:
+                    server.arrivals.append(path)
                 status_holder: list[int] = []
                 orig = self.send_response
 
@@ -80,12 +83,13 @@ class FixtureServer:
         return self.base + path
 
     def count(self, path: str) -> int:
+        """Requests for ``path`` so far (counted when they arrive)."""
         with self._lock:
-            return sum(1 for h in self.hits if h.path == path)
+            return self.arrivals.count(path)
 
     def paths(self, prefix: str = "") -> list[str]:
         with self._lock:
-            return [h.path for h in self.hits if h.path.startswith(prefix)]
+            return [p for p in self.arrivals if p.startswith(prefix)]
 
     def route(self, path: str, handler: Handler) -> str:
         self.routes[path] = handler
