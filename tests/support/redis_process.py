@@ -31,8 +31,16 @@ class RedisProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RedisProcess:
-        args = [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-                "--dir", str(self.dir), "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]  # fmt: skip
+        args = [
+            redis_server_binary(),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.dir),
+        ]
+        args += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
         with open(self.dir / "redis.log", "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         client = redis.Redis.from_url(self.url)
