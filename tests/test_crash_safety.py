@@ -157,3 +157,27 @@ def test_poison_article_ends_in_dead_letters_without_blocking_the_others(
     assert {d["url"] for d in stream_docs(r, f"{prefix}articles")} == expected
     assert worker.poll() is None
     assert "dead letters: 1" in service.ingest("status").stdout
+
+
+def test_an_article_whose_task_was_lost_is_sent_again_and_queued_once(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    from worker.feeds import Item, canonical_url
+    from worker.pipeline import item_keys
+
+    service.start_worker()
+    lost_url = web.url("/news/on-topic-3.html")
+    lost = Item(url=lost_url, canonical_url=canonical_url(lost_url), source="adhoc")
+    decided = web.url("/news/on-topic-4.html")
+    service.fetch_wait("--url", decided)
+    done = Item(url=decided, canonical_url=canonical_url(decided), source="adhoc")
+    for item in (lost, done):  # both handed on long ago; only `lost` never got decided
+        entry = {"item": item.to_dict(), "run_id": None, "at": 0}
+        r.hset(f"{prefix}inflight", item_keys(item)[0].hex(), json.dumps(entry))
+
+    assert service.ingest("requeue-stale", "--older-than", "60").stdout.strip() == "sent again: 1"
+    _wait_for_stream(r, f"{prefix}articles", 2, timeout=60)
+
+    assert sorted(d["url"] for d in stream_docs(r, f"{prefix}articles")) == [lost.url, decided]
+    assert r.hlen(f"{prefix}inflight") == 0
+    assert service.ingest("requeue-stale", "--older-than", "0").stdout.strip() == "sent again: 0"

@@ -53,6 +53,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "worker.tasks.poll_source": {"queue": QUEUE_POLL},
             "worker.tasks.poll_feed": {"queue": QUEUE_POLL},
             "worker.tasks.poll_all": {"queue": QUEUE_POLL},
+            "worker.tasks.requeue_stale": {"queue": QUEUE_POLL},
             "worker.tasks.process_article": {"queue": QUEUE_ARTICLES},
         },
         "task_time_limit": settings.worker.task_time_limit_seconds,
@@ -64,7 +65,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 def beat_schedule(settings: Settings) -> dict[str, Any]:
+    sweep = max(60, settings.worker.visibility_timeout_seconds // 2)
     return {
+        "requeue-stale": {
+            "task": "worker.tasks.requeue_stale",
+            "schedule": schedule(sweep),
+            "options": {"expires": sweep},
+        }
+    } | {
         f"poll:{s.name}": {
             "task": "worker.tasks.poll_source",
             "schedule": schedule(s.interval_seconds),

@@ -165,16 +165,18 @@ def fetch(
     try:
         s = _settings()
         from worker.outcomes import Recorder
-        from worker.pipeline import item_keys
+        from worker.pipeline import Ingest, item_keys
         from worker.tasks import poll_feed, poll_source, process_article
 
         client = _client(s)
         recorder = Recorder(client, s.redis.key_prefix)
+        ingest = Ingest(s, client)
         run_id = uuid.uuid4().hex
         polls = 0
         for u in urls:
             item = Item(url=u, canonical_url=canonical_url(u), source="adhoc")
             recorder.run_pending(run_id, [item_keys(item)[0].hex()])
+            ingest.note_inflight([item], run_id)
             process_article.apply_async((item.to_dict(), run_id))
         for f in feeds:
             poll_feed.apply_async((f, run_id))
@@ -293,6 +295,26 @@ def tail(count: int, as_json: bool) -> None:
                     else ""
                 )
             )
+    except IngestError as exc:
+        _fail(exc)
+
+
+@main.command(name="requeue-stale")
+@click.option("--older-than", type=float, help="Seconds (default: twice the visibility timeout).")
+def requeue_stale_cmd(older_than: float | None) -> None:
+    """Send again articles handed to a task that was lost (never decided). Beat does this too."""
+    try:
+        s = _settings()
+        from worker.pipeline import Ingest
+        from worker.tasks import process_article
+
+        ingest = Ingest(s, _client(s))
+        stale = ingest.stale_inflight(
+            older_than if older_than is not None else s.worker.visibility_timeout_seconds * 2
+        )
+        for item, run_id in stale:
+            process_article.apply_async((item.to_dict(), run_id))
+        click.echo(f"sent again: {len(stale)}")
     except IngestError as exc:
         _fail(exc)
 

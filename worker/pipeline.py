@@ -7,6 +7,7 @@ exceptions (:mod:`worker.errors`) to retry or give up.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -171,6 +172,48 @@ class Ingest:
         pipe.hset(self.settings.key("source", result.source), mapping=status)
         pipe.execute()
 
+    # ---- hand-off ---------------------------------------------------------------
+    def note_inflight(self, items: list[Item], run_id: str | None) -> None:
+        """Remember items handed to tasks until they are decided (see :meth:`stale_inflight`)."""
+        if not items:
+            return
+        now = int(time.time())
+        self.redis.hset(
+            self.settings.key("inflight"),
+            mapping={
+                item_keys(i)[0].hex(): json.dumps({"item": i.to_dict(), "run_id": run_id, "at": now})
+                for i in items
+            },
+        )
+
+    def stale_inflight(self, older_than: float) -> list[tuple[Item, str | None]]:
+        """Items handed on longer ago than ``older_than`` seconds and still undecided.
+
+        Their task was lost (the rare cases the broker cannot re-deliver); they are
+        marked as handed on again now, and returned to be sent again.
+        """
+        key = self.settings.key("inflight")
+        cutoff = time.time() - older_than
+        stale = []
+        for name, raw in self.redis.hscan_iter(key, count=500):
+            entry = json.loads(raw)
+            if entry["at"] < cutoff:
+                stale.append((as_str(name), entry))
+        if not stale:
+            return []
+        decided = self.index.decisions([bytes.fromhex(name) for name, _ in stale])
+        out = []
+        pipe = self.redis.pipeline(transaction=False)
+        for (name, entry), decision in zip(stale, decided, strict=True):
+            if decision:  # decided after all (e.g. the worker died after deciding)
+                pipe.hdel(key, name)
+                continue
+            entry["at"] = int(time.time())
+            pipe.hset(key, name, json.dumps(entry))
+            out.append((Item.from_dict(entry["item"]), entry.get("run_id")))
+        pipe.execute()
+        return out
+
     def release_claims(self, items: list[Item]) -> None:
         if items:
             self.redis.delete(*[self.settings.key("claim", item_keys(i)[0].hex()) for i in items])
@@ -258,7 +301,11 @@ class Ingest:
             url=item.url,
             prior=outcome.detail.get("prior"),
         )
-        self.redis.delete(self.settings.key("claim", item_keys(item)[0].hex()))
+        key = item_keys(item)[0].hex()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(self.settings.key("claim", key))
+        pipe.hdel(self.settings.key("inflight"), key)
+        pipe.execute()
         log.info(
             "article_decided",
             outcome=outcome.outcome,

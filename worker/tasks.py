@@ -119,6 +119,7 @@ def _poll_once(
         log.warning("poll_failed", source=source, url=feed_url, reason=exc.reason, error=str(exc)[:300])
         return summary
     ingest.recorder.run_pending(run_id, [_run_key(i) for i in result.items])
+    ingest.note_inflight(result.items, run_id)
     sent = 0
     try:
         for item in result.items:
@@ -198,6 +199,19 @@ def poll_all(run_id: str | None = None) -> list[str]:
     for name in names:
         poll_source.apply_async((name, run_id))
     return names
+
+
+@app.task(name="worker.tasks.requeue_stale")
+def requeue_stale() -> int:
+    """Send again the articles whose task was lost: handed on, never decided, for too long."""
+    ingest = get_ingest()
+    grace = get_settings().worker.visibility_timeout_seconds * 2
+    stale = ingest.stale_inflight(older_than=grace)
+    for item, run_id in stale:
+        process_article.apply_async((item.to_dict(), run_id))
+    if stale:
+        log.warning("requeued_stale", count=len(stale))
+    return len(stale)
 
 
 @app.task(bind=True, name="worker.tasks.process_article", max_retries=None)
