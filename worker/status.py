@@ -36,11 +36,19 @@ def stream_groups(client: redis.Redis, stream: str) -> list[dict[str, Any]]:
         {
             "name": _s(g["name"]),
             "pending": int(g["pending"]),
-            "lag": (int(g["lag"]) if g.get("lag") is not None else None),
+            "lag": int(g["lag"])
+            if g.get("lag") is not None
+            else _lag(client, stream, _s(g["last-delivered-id"])),
             "last_delivered_id": _s(g["last-delivered-id"]),
         }
         for g in groups
     ]
+
+
+def _lag(client: redis.Redis, stream: str, last_id: str, cap: int = 100_000) -> int:
+    """Entries after a group's last delivered one (Redis < 7 does not report lag itself)."""
+    entries: Any = client.xrange(stream, min=f"({last_id}", count=cap)
+    return len(entries)
 
 
 def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:

@@ -21,7 +21,8 @@ def redis_server_binary() -> str:
 
 
 class RedisProcess:
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, binary: str | None = None):
+        self.binary = binary or redis_server_binary()
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         with socket.socket() as s:
@@ -32,7 +33,7 @@ class RedisProcess:
 
     def start(self) -> RedisProcess:
         args = [
-            redis_server_binary(),
+            self.binary,
             "--port",
             str(self.port),
             "--bind",
