@@ -52,7 +52,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_routes": {
             "worker.tasks.poll_source": {"queue": QUEUE_POLL},
             "worker.tasks.poll_feed": {"queue": QUEUE_POLL},
-            "worker.tasks.poll_all": {"queue": QUEUE_POLL},
             "worker.tasks.requeue_stale": {"queue": QUEUE_POLL},
             "worker.tasks.process_article": {"queue": QUEUE_ARTICLES},
         },

@@ -218,6 +218,3 @@ class DedupIndex:
     def copies(self, doc_id: int, limit: int = 20) -> list[dict[str, Any]]:
         raw = self.r.lrange(f"{self.prefix}copies:{doc_id}", -limit, -1)
         return [json.loads(x) for x in raw]
-
-    def seed_names(self) -> dict[int, str]:
-        return {int(k): as_str(v) for k, v in self.r.hgetall(f"{self.prefix}seeds").items()}

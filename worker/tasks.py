@@ -193,14 +193,6 @@ def poll_feed(self: Any, feed_url: str, run_id: str | None = None, source: str =
     return _poll(feed_url, source, run_id, self.request.id or "")
 
 
-@app.task(name="worker.tasks.poll_all")
-def poll_all(run_id: str | None = None) -> list[str]:
-    names = [s.name for s in get_settings().sources if s.enabled]
-    for name in names:
-        poll_source.apply_async((name, run_id))
-    return names
-
-
 @app.task(name="worker.tasks.requeue_stale")
 def requeue_stale() -> int:
     """Send again the articles whose task was lost: handed on, never decided, for too long."""
