@@ -7,8 +7,10 @@ import time
 from pathlib import Path
 
 import jsonschema
+import pytest
 import redis
 
+from worker import dedup
 from worker.dedup import DedupIndex
 from worker.message import load_schema
 from worker.seeds import load_seeds
@@ -129,4 +131,21 @@ def test_index_tables_grow_and_still_find_every_article(r: redis.Redis, prefix: 
     assert int(r.hget(meta, "g") or 0) >= 5  # 16 -> 256+ buckets for 3,300 band entries
     for n, t in enumerate(texts):
         v = idx.check(idx.prepare("BREAKING: " + t), url_hash(f"https://copy.example/{n}"))
+        assert v.status == "duplicate" and v.nearest and v.nearest["id"] == n + 1
+
+
+def test_large_tables_are_split_over_several_keys(
+    r: redis.Redis, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dedup, "TABLE_SHARD_BUCKETS", 8)  # a key per 8 buckets, instead of 2^20
+    idx = _index(r, prefix, lsh_base_buckets=16)
+    texts = [_article(300 + n) for n in range(60)]
+    for n, t in enumerate(texts):
+        assert _commit(idx, t, f"https://a.example/{n}").status == "queued"
+    meta = next(iter(r.scan_iter(match=f"{prefix}e[0-9]*:lsh:m")))
+    g, size = int(r.hget(meta, "g") or 0), int(r.hget(meta, "S") or 0)
+    shards = sorted(r.scan_iter(match=f"{prefix}e[0-9]*:lsh:{g}.*"))
+    assert len(shards) == size // 8 and all(r.strlen(k) == 8 * 64 for k in shards)
+    for n, t in enumerate(texts):
+        v = idx.check(idx.prepare("UPDATED: " + t), url_hash(f"https://copy.example/{n}"))
         assert v.status == "duplicate" and v.nearest and v.nearest["id"] == n + 1

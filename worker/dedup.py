@@ -25,6 +25,8 @@ from worker.settings import DedupSettings
 from worker.textsig import Signature, content_hash, normalize, signature, url_hash
 
 RECORD_SHARD = 1024
+# buckets of 64 bytes in one key of a bucket table: 64 MB (a Redis string stops at 512 MB)
+TABLE_SHARD_BUCKETS = 1 << 20
 MAX_REPORTED_CANDIDATES = 5
 SEED_EPOCH = "seed"
 
@@ -81,7 +83,7 @@ class DedupIndex:
         self.s = settings
         self.prefix = prefix
         self.stream_key = stream_key
-        self.record_size = 2 * settings.num_perm + 32
+        self.record_size = settings.num_perm + 32
         lua = resources.files("worker").joinpath("lua/decide.lua").read_text("utf-8")
         self._decide = client.register_script(lua)
 
@@ -141,6 +143,7 @@ class DedupIndex:
             "1" if self.s.publish_copies else "0",
             len(bands),
             *bands,
+            TABLE_SHARD_BUCKETS,
         ]
         return args
 

@@ -74,14 +74,15 @@ class Signature:
     """A MinHash signature of a text's word shingles.
 
     ``values`` are the full 32-bit minima, used for LSH bands; ``stored()`` keeps
-    their low 16 bits (b-bit MinHash), which is all the similarity estimate needs.
+    their low 8 bits (b-bit MinHash), which is all the similarity estimate needs:
+    one byte a value instead of four.
     """
 
     values: np.ndarray  # uint32, shape (num_perm,)
     shingles: int  # number of distinct shingles
 
     def stored(self) -> bytes:
-        return self.values.astype("<u2").tobytes()
+        return (self.values & 0xFF).astype(np.uint8).tobytes()
 
     def band_hashes(self, bands: int, rows: int) -> list[bytes]:
         """One 8-byte hash per LSH band of ``rows`` values."""
@@ -148,10 +149,14 @@ def signature(normalized: str, *, k: int, num_perm: int) -> Signature:
 
 
 def estimate_jaccard(a: bytes, b: bytes) -> float:
-    """Share of equal 16-bit minima: an estimate of the Jaccard similarity."""
-    x = np.frombuffer(a, dtype="<u2")
-    y = np.frombuffer(b, dtype="<u2")
-    return float(np.count_nonzero(x == y)) / x.size
+    """Jaccard similarity estimated from two stored (8-bit) signatures.
+
+    Equal low bytes mean equal minima, or a chance agreement (1 in 256) that is removed.
+    """
+    x = np.frombuffer(a, dtype=np.uint8)
+    y = np.frombuffer(b, dtype=np.uint8)
+    agree = float(np.count_nonzero(x == y)) / x.size
+    return max(0.0, (agree - 1 / 256) / (1 - 1 / 256))
 
 
 def containment(jaccard: float, size_a: int, size_b: int) -> float:

@@ -21,14 +21,14 @@
 -- ARGV:
 --  1 mode       check | commit | seed
 --  2 prefix     3 url_key (8 bytes)   4 text_key (8 bytes)
---  5 sig        num_perm little-endian uint16   6 shingles   7 short ("1" = exact match only)
+--  5 sig        num_perm bytes: the low 8 bits of each MinHash value   6 shingles   7 short ("1" = exact match only)
 --  8 j_thr      9 c_thr
 -- 10 now       11 epochs: comma-separated, current first ("seed,2045,2044")
 -- 12 expire_at (for keys written in the current epoch)
 -- 13 stream    14 head (message JSON missing its end, ending in "dedup":)
 -- 15 seed name 16 url  17 source  18 max reported candidates
 -- 19 record size  20 record shard size  21 base buckets  22 publish copies ("1")
--- 23 nbands, then nbands 8-byte band hashes
+-- 23 nbands, then nbands 8-byte band hashes, then the buckets of one key of a table
 local mode, prefix, url_key, text_key, sig = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local shingles = tonumber(ARGV[6])
 local short = ARGV[7] == "1"
@@ -43,7 +43,7 @@ local rec_size, shard_size, base = tonumber(ARGV[19]), tonumber(ARGV[20]), tonum
 local publish_copies = ARGV[22] == "1"
 local nb = tonumber(ARGV[23])
 local sig_len = string.len(sig)
-local nperm = sig_len / 2
+local nperm = sig_len
 local SLOT, SLOTS = 8, 8
 local BUCKET = SLOT * SLOTS
 -- the epoch new entries go to: seeds to "seed", articles to the current one
@@ -72,10 +72,35 @@ local function meta(tname, ep)
   return {g = tonumber(m[1]), S = tonumber(m[2]), n = tonumber(m[3]), mig = m[4] and tonumber(m[4])}
 end
 
-local function read_pair(key, size, b)
-  if b < size - 1 then return redis.call("GETRANGE", key, b * BUCKET, b * BUCKET + 2 * BUCKET - 1) end
-  return redis.call("GETRANGE", key, b * BUCKET, b * BUCKET + BUCKET - 1) ..
-         redis.call("GETRANGE", key, 0, BUCKET - 1)
+-- a table is split over keys of at most SHARD_BUCKETS buckets (Redis strings stop at 512 MB)
+local SHARD_BUCKETS = tonumber(ARGV[24 + tonumber(ARGV[23])])
+
+local function loc(tkey, b)  -- the key and byte offset of bucket b
+  return tkey .. "." .. math.floor(b / SHARD_BUCKETS), (b % SHARD_BUCKETS) * BUCKET
+end
+
+local function read_bucket(tkey, b)
+  local key, off = loc(tkey, b)
+  return redis.call("GETRANGE", key, off, off + BUCKET - 1)
+end
+
+local function read_pair(tkey, size, b)  -- bucket b and the next one (wrapping)
+  local k1, o1 = loc(tkey, b)
+  local k2, o2 = loc(tkey, (b + 1) % size)
+  if k1 == k2 and o2 == o1 + BUCKET then return redis.call("GETRANGE", k1, o1, o1 + 2 * BUCKET - 1) end
+  return redis.call("GETRANGE", k1, o1, o1 + BUCKET - 1) .. redis.call("GETRANGE", k2, o2, o2 + BUCKET - 1)
+end
+
+local function allocate(tkey, size)  -- a new table, every shard allocated whole, with its expiry
+  for shard = 0, math.ceil(size / SHARD_BUCKETS) - 1 do
+    local n = math.min(SHARD_BUCKETS, size - shard * SHARD_BUCKETS)
+    redis.call("SETRANGE", tkey .. "." .. shard, n * BUCKET - 1, "\0")
+    expire(tkey .. "." .. shard)
+  end
+end
+
+local function drop(tkey, size)
+  for shard = 0, math.ceil(size / SHARD_BUCKETS) - 1 do redis.call("DEL", tkey .. "." .. shard) end
 end
 
 local function scan(b, fp, out)
@@ -109,66 +134,64 @@ local function tbl_find(tname, ep, h8, out)
   end
 end
 
--- put (fp, id) into table key of size buckets; false when home and next bucket are full
-local function place(key, size, fp, id)
+-- put (fp, id) into a table; false when its home bucket and the next one are full
+local function place(tkey, size, fp, id)
   local b = struct.unpack("<I4", fp, 1) % size
-  local pair = read_pair(key, size, b)
+  local pair = read_pair(tkey, size, b)
   for k = 0, 2 * SLOTS - 1 do
     if struct.unpack("<I4", pair, k * SLOT + 5) == 0 then
-      local pos = (b * BUCKET + k * SLOT) % (size * BUCKET)
-      redis.call("SETRANGE", key, pos, fp .. struct.pack("<I4", id))
+      local key, off = loc(tkey, (b + math.floor(k / SLOTS)) % size)
+      redis.call("SETRANGE", key, off + (k % SLOTS) * SLOT, fp .. struct.pack("<I4", id))
       return true
     end
   end
   return false
 end
 
+local function overflow(okey, fp, id)
+  redis.call("HSET", okey, fp, (redis.call("HGET", okey, fp) or "") .. struct.pack("<I4", id))
+  expire(okey)
+end
+
+local MIGRATE_PER_INSERT = 8
+
 local function tbl_insert(tname, h8, id)
   local mkey, okey = ekey(home, tname .. ":m"), ekey(home, tname .. ":o")
   local m = meta(tname, home)
   if not m then
     m = {g = 1, S = base, n = 0}
-    redis.call("SETRANGE", ekey(home, tname .. ":1"), base * BUCKET - 1, "\0")
-    expire(ekey(home, tname .. ":1"))
+    allocate(ekey(home, tname .. ":1"), base)
   end
-  local key = ekey(home, tname .. ":" .. m.g)
+  local tkey = ekey(home, tname .. ":" .. m.g)
   local fp = string.sub(h8, 1, 4)
-  if not place(key, m.S, fp, id) then
-    redis.call("HSET", okey, fp, (redis.call("HGET", okey, fp) or "") .. struct.pack("<I4", id))
-    expire(okey)
-  end
+  if not place(tkey, m.S, fp, id) then overflow(okey, fp, id) end
   m.n = m.n + 1
-  if m.mig then  -- move two more old buckets
+  if m.mig then  -- move some more old buckets into the new table
     local so = m.S / 2
     local old = ekey(home, tname .. ":" .. (m.g - 1))
-    for b = m.mig, math.min(m.mig + 1, so - 1) do
-      local bucket = redis.call("GETRANGE", old, b * BUCKET, b * BUCKET + BUCKET - 1)
+    for b = m.mig, math.min(m.mig + MIGRATE_PER_INSERT - 1, so - 1) do
+      local bucket = read_bucket(old, b)
       for k = 0, SLOTS - 1 do
         local oid = struct.unpack("<I4", bucket, k * SLOT + 5)
         if oid > 0 then
           local ofp = string.sub(bucket, k * SLOT + 1, k * SLOT + 4)
-          if not place(key, m.S, ofp, oid) then
-            redis.call("HSET", okey, ofp, (redis.call("HGET", okey, ofp) or "") .. struct.pack("<I4", oid))
-          end
+          if not place(tkey, m.S, ofp, oid) then overflow(okey, ofp, oid) end
         end
       end
     end
-    m.mig = m.mig + 2
+    m.mig = m.mig + MIGRATE_PER_INSERT
     if m.mig >= so then
-      redis.call("DEL", old)
+      drop(old, so)
       m.mig = nil
       redis.call("HDEL", mkey, "mig")
     end
   elseif m.n > m.S * SLOTS * LOAD then  -- start a table twice as large
     m.g, m.S, m.mig = m.g + 1, m.S * 2, 0
-    local new = ekey(home, tname .. ":" .. m.g)
-    redis.call("SETRANGE", new, m.S * BUCKET - 1, "\0")
-    expire(new)
+    allocate(ekey(home, tname .. ":" .. m.g), m.S)
   end
   redis.call("HSET", mkey, "g", m.g, "S", m.S, "n", m.n)
   if m.mig then redis.call("HSET", mkey, "mig", m.mig) end
   expire(mkey)
-  expire(key)
 end
 
 -- ---- records ------------------------------------------------------------------
@@ -192,12 +215,16 @@ local function read_rec(id)
           stream_id = (ms > 0) and string.format("%d-%d", ms, seq) or false}
 end
 
+local mine = {string.byte(sig, 1, sig_len)}
+
+-- b-bit MinHash (b = 8): unrelated values agree 1 time in 256, which the estimate removes
 local function similarity(other)
+  local theirs = {string.byte(other.sig, 1, sig_len)}
   local same = 0
-  for p = 1, sig_len, 2 do
-    if string.sub(sig, p, p + 1) == string.sub(other.sig, p, p + 1) then same = same + 1 end
+  for p = 1, sig_len do
+    if mine[p] == theirs[p] then same = same + 1 end
   end
-  local j = same / nperm
+  local j = math.max(0, (same / nperm - 1 / 256) / (1 - 1 / 256))
   local small = math.min(shingles, other.shingles)
   local c = 0
   if small > 0 then c = math.min(1, (j * (shingles + other.shingles) / (1 + j)) / small) end
