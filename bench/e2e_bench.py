@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.e2e_bench [--articles 1000] [--feeds 10] [--dup-share 0.1]
         [--offtopic-share 0.1] [--latency 0.05-0.3] [--workers 1,2] [--pool threads]
-        [--concurrency 16] [--memory-articles 10000] [--profile DIR]
+        [--concurrency 12] [--memory-articles 10000] [--repeat N] [--config W:POOL:C]
+        [--profile DIR]
 
 Starts a simulated newsroom on loopback (:mod:`bench.newsroom_server`: ``--feeds``
 outlets, each its own address with an RSS or Atom feed, ``--articles`` pages of
@@ -24,8 +25,8 @@ near-duplicates and off-topic pages, every request delayed by a draw from
   as in production), ``ingest worker`` processes started as a user starts them, then one timed
   ``ingest fetch --all --wait --json``; then a second ``ingest fetch --all --wait``
   on the unchanged feeds, counting what the newsroom served;
-* **memory** (``--memory-articles``, 0 to skip): one worker process (pool and
-  concurrency of the fastest run above), a fresh Redis, the newsroom publishing
+* **memory** (``--memory-articles``, 0 to skip): one worker (``--memory-config``,
+  default ``threads:12``), a fresh Redis, the newsroom publishing
   ten editions of ``--memory-articles / 10`` new stories (its feeds keep the
   previous edition's items too); after each edition's ``ingest fetch --all
   --wait``, the worker's RSS.
@@ -116,6 +117,17 @@ def cpu_system(procs: list[psutil.Process]) -> float:
     return total
 
 
+def pss_mb(procs: list[psutil.Process]) -> float:
+    """Proportional set size of the processes together, MB: pages a forked pool shares count once."""
+    total = 0.0
+    for p in procs:
+        try:
+            total += p.memory_full_info().pss / MB
+        except (psutil.NoSuchProcess, psutil.AccessDenied, AttributeError):
+            continue
+    return total
+
+
 def proc_status_mb(pid: int, field_name: str) -> float:
     """``VmHWM`` (peak RSS) or ``VmRSS`` of a process from /proc, in MB."""
     try:
@@ -190,6 +202,7 @@ def run_floor(pages: list[tuple[str, str]], procs: int, bare: bool = False) -> d
         wall = time.perf_counter() - t0
         cpu = cpu_seconds(workers) - cpu0
         hwm = [proc_status_mb(p.pid, "VmHWM") for p in workers]
+        pss = pss_mb(workers)
     return {
         "name": f"floor{' (bare_extraction)' if bare else ''}: trafilatura x {procs} procs",
         "processes": procs,
@@ -199,6 +212,7 @@ def run_floor(pages: list[tuple[str, str]], procs: int, bare: bool = False) -> d
         "cpu_seconds": cpu,
         "peak_rss_mb_per_process": max(hwm),
         "peak_rss_mb_total": sum(hwm),
+        "pss_mb_total": pss,
         "load_before": load0,
     }
 
@@ -233,6 +247,7 @@ def run_cli(urls: list[str], parallel: int, work: Path, room: NewsroomServer) ->
         "cpu_seconds": res["cpu_seconds"],
         "peak_rss_mb_per_process": res["peak_rss_mb"],
         "peak_rss_mb_total": res["peak_rss_mb"],
+        "pss_mb_total": res["peak_rss_mb"],  # one process, nothing shared: its peak RSS
         "returncode": res["returncode"],
         "served": served,
         "newsroom_cpu_seconds": newsroom_cpu,
@@ -280,7 +295,7 @@ class Service:
         return redis.Redis.from_url(self.redis.url)
 
     def start_workers(self, count: int, pool: str, concurrency: int) -> None:
-        for i in range(count):
+        for _ in range(count):
             with open(self.work / f"worker-{len(self.workers)}.log", "ab") as log:
                 self.workers.append(
                     subprocess.Popen(
@@ -291,7 +306,6 @@ class Service:
                         start_new_session=True,
                     )
                 )
-            del i
         deadline = time.monotonic() + 120
         while True:
             res = subprocess.run(
@@ -413,6 +427,7 @@ def run_ours(
         load1 = loadavg()
         served = room.take_counts()
         hwm = {p.pid: proc_status_mb(p.pid, "VmHWM") for p in procs_now}
+        pss = pss_mb(procs_now)
         info = client.info("memory")
         commands = client.info("commandstats")
         svc.stop_profilers()
@@ -444,6 +459,7 @@ def run_ours(
             "peak_rss_mb_per_process": max(hwm.values()),
             "peak_rss_mb_total": sum(hwm.values()),
             "peak_rss_mb_by_process": {str(k): round(v, 1) for k, v in hwm.items()},
+            "pss_mb_total": pss,
             "redis_used_memory_mb": int(info["used_memory"]) / MB,
             "redis_used_memory_growth_mb": (int(info["used_memory"]) - mem0) / MB,
             "redis_peak_memory_mb": int(info["used_memory_peak"]) / MB,
@@ -506,6 +522,7 @@ def run_memory(
                     "stream_length": int(client.xlen("ingest:articles")),
                     "rss_mb_total": sum(proc_status_mb(p.pid, "VmRSS") for p in procs),
                     "rss_mb_max_process": max(proc_status_mb(p.pid, "VmRSS") for p in procs),
+                    "pss_mb_total": pss_mb(procs),
                     "hwm_mb_max_process": max(proc_status_mb(p.pid, "VmHWM") for p in procs),
                     "redis_used_memory_mb": int(client.info("memory")["used_memory"]) / MB,
                     "wall_seconds": res["wall_seconds"],
@@ -540,6 +557,24 @@ def run_memory(
     }
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median wall time, with every run's wall and CPU seconds kept beside it."""
+    ordered = sorted(runs, key=lambda r: r["wall_seconds"])
+    med = dict(ordered[(len(ordered) - 1) // 2])
+    med["repeats"] = [{"wall_seconds": r["wall_seconds"], "cpu_seconds": r["cpu_seconds"]} for r in runs]
+    walls = [r["wall_seconds"] for r in runs]
+    cpus = [r["cpu_seconds"] for r in runs]
+    med["spread"] = ""
+    if len(runs) > 1:
+        med["spread"] = (
+            f"(median of {len(runs)}: wall {min(walls):.1f}-{max(walls):.1f}s,"
+            f" CPU {min(cpus):.1f}-{max(cpus):.1f}s)"
+        )
+    if len(runs) > 1 and "correct" in med:
+        med["correct"] = all(r["correct"] for r in runs)
+    return med
+
+
 # ---- the table ----------------------------------------------------------------------------------
 def per_article(r: dict[str, Any]) -> tuple[float, float]:
     return r["articles"] / r["wall_seconds"], r["cpu_seconds"] / r["articles"] * 1000
@@ -553,7 +588,7 @@ def table(
 ) -> str:
     head = (
         f"{'run':<40}{'procs':>6}{'wall s':>8}{'art/s':>8}{'CPU ms/art':>11}{'+client':>8}{'RSS MB/proc':>12}"
-        f"{'RSS MB all':>11}{'Redis MB':>9} |{'wall/CLI':>9}{'art/s/floor':>12}{'CPU/floor':>10}"
+        f"{'PSS MB all':>11}{'Redis MB':>9} |{'wall/CLI':>9}{'art/s/floor':>12}{'CPU/floor':>10}"
         f"{'CPU/CLI':>8}{'RSS/CLI':>8}"
     )
     lines = [head, "-" * len(head)]
@@ -567,7 +602,7 @@ def table(
         client = f"{r['client_cpu_seconds'] / r['articles'] * 1000:.1f}" if "client_cpu_seconds" in r else "-"
         lines.append(
             f"{r['name'][:40]:<40}{r['processes']:>6}{r['wall_seconds']:>8.1f}{aps:>8.1f}{cpu:>11.1f}{client:>8}"
-            f"{r['peak_rss_mb_per_process']:>12.0f}{r['peak_rss_mb_total']:>11.0f}{redis_mb:>9} |"
+            f"{r['peak_rss_mb_per_process']:>12.0f}{r['pss_mb_total']:>11.0f}{redis_mb:>9} |"
             f"{ratio(r['wall_seconds'], cli and cli['wall_seconds']):>9}"
             f"{ratio(aps, floor and per_article(floor)[0]):>12}"
             f"{ratio(cpu, floor and per_article(floor)[1]):>10}"
@@ -664,7 +699,7 @@ def main() -> None:
     ap.add_argument("--latency", default="0.05-0.3", help="seconds, LO-HI: each request waits a draw")
     ap.add_argument("--workers", default="1,2", help="worker process counts to measure, comma-separated")
     ap.add_argument("--pool", default="threads", help="Celery pools to measure, comma-separated")
-    ap.add_argument("--concurrency", default="16", help="per worker process, comma-separated")
+    ap.add_argument("--concurrency", default="12", help="per worker process, comma-separated")
     ap.add_argument(
         "--config",
         action="append",
@@ -672,8 +707,10 @@ def main() -> None:
         metavar="W:POOL:C",
         help="a run of W workers, pool POOL, concurrency C (repeatable; replaces the three above)",
     )
+    ap.add_argument("--repeat", type=int, default=1, help="measure each run N times, report the median")
     ap.add_argument("--memory-articles", type=int, default=10000, help="0 skips the memory run")
     ap.add_argument("--memory-editions", type=int, default=10)
+    ap.add_argument("--memory-config", default="threads:12", metavar="POOL:C", help="the memory run's worker")
     ap.add_argument("--cli-parallel", type=int, default=0, help="trafilatura --parallel (default: --feeds)")
     ap.add_argument("--floor-processes", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-baselines", action="store_true", help="measure ours only (ratios left out)")
@@ -707,31 +744,44 @@ def main() -> None:
                 f"expected {expected_outcomes(stories)} ({time.perf_counter() - t:.1f}s to render)"
             )
             if not args.no_baselines:
-                floor = run_floor([(h, u) for u, h in pages.items()], args.floor_processes)
-                bare = run_floor([(h, u) for u, h in pages.items()], args.floor_processes, bare=True)
+                html = [(h, u) for u, h in pages.items()]
+                floor = median_run([run_floor(html, args.floor_processes) for _ in range(args.repeat)])
+                bare = median_run([run_floor(html, args.floor_processes, True) for _ in range(args.repeat)])
                 for f in (floor, bare):
-                    print(f"  {f['name']}: {f['wall_seconds']:.1f}s, {f['cpu_seconds']:.1f} CPU s")
-                cli = run_cli(list(pages), args.cli_parallel or args.feeds, work / "cli", room)
+                    print(
+                        f"  {f['name']}: {f['wall_seconds']:.1f}s, {f['cpu_seconds']:.1f} CPU s {f['spread']}"
+                    )
+                cli = median_run(
+                    [
+                        run_cli(list(pages), args.cli_parallel or args.feeds, work / f"cli-{k}", room)
+                        for k in range(args.repeat)
+                    ]
+                )
                 print(
                     f"  {cli['name']}: {cli['wall_seconds']:.1f}s, {cli['cpu_seconds']:.1f} CPU s, "
-                    f"{cli['extracted']} files, served {cli['served']}"
+                    f"{cli['extracted']} files, served {cli['served']} {cli['spread']}"
                 )
             for i, (w, pool, conc) in enumerate(configs):
-                prof = None
-                if args.profile and i == 0:
-                    prof = (args.profile.resolve(), args.profile_format, args.profile_gil)
-                r = run_ours(room, stories, args.feeds, w, pool, conc, work / f"ours-{i}", prof)
+                runs = []
+                for k in range(args.repeat):
+                    prof = None
+                    if args.profile and i == 0 and k == 0:
+                        prof = (args.profile.resolve(), args.profile_format, args.profile_gil)
+                    runs.append(
+                        run_ours(room, stories, args.feeds, w, pool, conc, work / f"ours-{i}-{k}", prof)
+                    )
+                r = median_run(runs)
                 ours.append(r)
                 cpu = {k: round(v, 1) for k, v in r["cpu_breakdown"].items()}
                 print(
                     f"  {r['name']}: {r['wall_seconds']:.1f}s, {r['cpu_seconds']:.1f} CPU s {cpu}, "
                     f"{r['outcomes']}{'' if r['correct'] else ' (NOT AS PLANNED)'}, "
-                    f"second poll served {r['second_poll']['served']}, load {r['load_after']}"
+                    f"second poll served {r['second_poll']['served']}, load {r['load_after']}, "
+                    f"{r['spread']}"
                 )
-            if args.memory_articles:  # one process of the fastest configuration
-                best = max(ours, key=lambda r: per_article(r)[0]) if ours else None
-                pool, conc = (best["pool"], best["concurrency"]) if best else configs[0][1:]
-                memory = run_memory(room, args, pool, conc, work / "memory")
+            if args.memory_articles:
+                pool, _, conc = args.memory_config.partition(":")
+                memory = run_memory(room, args, pool, int(conc), work / "memory")
     finally:
         if args.keep:
             print(f"  kept {work}")
@@ -766,7 +816,9 @@ def main() -> None:
         "targets": ts,
         "table": out + "\n" + summary,
     }
-    for name in (f"e2e-{stamp}.json", "e2e-latest.json"):
+    # e2e-latest.json (kept in git) only for a complete comparison, never a partial or profiling run
+    complete = bool(cli and floor and ours) and not args.profile
+    for name in [f"e2e-{stamp}.json"] + (["e2e-latest.json"] if complete else []):
         (RESULTS / name).write_text(json.dumps(result, indent=2))
     print(f"\nwrote {RESULTS / f'e2e-{stamp}.json'}")
 

@@ -52,6 +52,10 @@ def configure_logging(level: str = "INFO", fmt: str = "logfmt") -> None:
     # the HTTP client logs every request at INFO; ours says what matters
     for noisy in ("httpx", "httpcore", "trafilatura", "htmldate", "courlan", "charset_normalizer"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Celery's two INFO lines per task ("received", "succeeded") repeat ours ("article_decided",
+    # "polled") and cost ~0.2 ms of CPU each (BENCHMARKS.md); its warnings and errors still show
+    for chatty in ("celery.worker.strategy", "celery.app.trace"):
+        logging.getLogger(chatty).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
     _configured = True
 
 
