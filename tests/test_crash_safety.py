@@ -8,7 +8,6 @@ import random
 import signal
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import psutil
@@ -16,29 +15,11 @@ import pytest
 import redis
 
 from tests.conftest import Service, stream_docs
-from tests.support.newsroom import article_html, rss
+from tests.support.newsroom import rss
 from tests.support.redis_process import RedisProcess
-from tests.support.webserver import FixtureServer, send
+from tests.support.webserver import FixtureServer, send, serve_stories
 
 pytestmark = pytest.mark.slow
-
-
-def _serve_newsroom(web: FixtureServer, n: int, delay: float = 0.0, first: int = 0) -> set[str]:
-    """n generated articles and a feed of them at /feeds/gen.rss; returns their URLs."""
-    paths = []
-    for i in range(first, first + n):
-        body = article_html(i).encode()
-
-        def handler(req: BaseHTTPRequestHandler, body: bytes = body) -> None:
-            if delay:
-                time.sleep(delay)
-            send(req, 200, body, "text/html; charset=utf-8")
-
-        paths.append(f"/gen/story-{i}.html")
-        web.route(paths[-1], handler)
-    feed = rss(web.base, paths).encode()
-    web.route("/feeds/gen.rss", lambda req: send(req, 200, feed, "application/rss+xml"))
-    return {web.url(p) for p in paths}
 
 
 def _wait_for_stream(r: redis.Redis, key: str, n: int, timeout: float) -> None:
@@ -64,7 +45,7 @@ def test_killing_workers_at_random_loses_nothing_and_queues_nothing_twice(
     service: Service, web: FixtureServer, r: redis.Redis, prefix: str
 ) -> None:
     _fast_redelivery(service.env)
-    expected = _serve_newsroom(web, 150, delay=0.03)
+    expected = serve_stories(web, 150, delay=0.03)
     workers = [service.start_worker("--concurrency", "2"), service.start_worker("--concurrency", "2")]
     service.ingest("fetch", "--feed", web.url("/feeds/gen.rss"))
     rng = random.Random(1)
@@ -99,7 +80,7 @@ def test_redis_restart_mid_run_loses_nothing_and_queues_nothing_twice(
         service.env["REDIS_URL"] = server.url
         _fast_redelivery(service.env)
         stream = service.env["INGEST_REDIS__STREAM_KEY"]
-        expected = _serve_newsroom(web, 120, delay=0.05)
+        expected = serve_stories(web, 120, delay=0.05)
         service.start_worker("--concurrency", "2")
         service.start_worker("--concurrency", "2")
         service.ingest("fetch", "--feed", web.url("/feeds/gen.rss"))
@@ -133,7 +114,7 @@ def test_poison_article_ends_in_dead_letters_without_blocking_the_others(
             "INGEST_FETCH__MAX_RETRIES": "2",
         }
     )
-    expected = _serve_newsroom(web, 20)
+    expected = serve_stories(web, 20)
     # extraction of this page outlives the soft time limit every time it is tried
     poison = (
         "<html><body><article>"

@@ -54,6 +54,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "worker.tasks.poll_feed": {"queue": QUEUE_POLL},
             "worker.tasks.requeue_stale": {"queue": QUEUE_POLL},
             "worker.tasks.process_article": {"queue": QUEUE_ARTICLES},
+            "worker.tasks.process_articles": {"queue": QUEUE_ARTICLES},
         },
         "task_time_limit": settings.worker.task_time_limit_seconds,
         "task_soft_time_limit": settings.worker.task_soft_time_limit_seconds,

@@ -88,7 +88,10 @@ class DedupIndex:
         self._decide = client.register_script(lua)
 
     def prepare(self, text: str) -> Prepared:
-        norm = normalize(text)
+        return self.prepare_normalized(normalize(text))
+
+    def prepare_normalized(self, norm: str) -> Prepared:
+        """:meth:`prepare` of a text already through :func:`~worker.textsig.normalize`."""
         n_words = norm.count(" ") + 1 if norm else 0
         sig = signature(norm, k=self.s.shingle_words, num_perm=self.s.num_perm)
         return Prepared(
@@ -194,14 +197,18 @@ class DedupIndex:
         keys = [f"{self.prefix}e{e}:urls" for e in ep.live]
         return keys[1], keys, ep.expire_at
 
-    def mark(self, url_keys: list[bytes], decision: str) -> None:
-        """Record a final decision for URLs/GUIDs, keeping any earlier one."""
+    def mark(self, url_keys: list[bytes], decision: str, pipe: Any = None) -> None:
+        """Record a final decision for URLs/GUIDs, keeping any earlier one.
+
+        Queued on ``pipe`` when given (the caller executes it), else sent at once.
+        """
         key, _, expire_at = self.url_hashes()
-        pipe = self.r.pipeline(transaction=False)
+        p = pipe if pipe is not None else self.r.pipeline(transaction=False)
         for k in url_keys:
-            pipe.hsetnx(key, k, decision)
-        pipe.expireat(key, expire_at)
-        pipe.execute()
+            p.hsetnx(key, k, decision)
+        p.expireat(key, expire_at)
+        if pipe is None:
+            p.execute()
 
     def decisions(self, url_keys: list[bytes]) -> list[str | None]:
         """The recorded decision of each URL/GUID key, None where there is none."""

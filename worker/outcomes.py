@@ -73,15 +73,21 @@ class Recorder:
         args: list[Any] = [expire_at, RECENT_FAILURES - 1, decision, outcome, fail, *url_keys]
         return bool(self._mark(keys=keys, args=args))
 
-    def run_item(self, run_id: str | None, item_key: str, outcome: str, **detail: Any) -> None:
-        """Record an item's outcome in an ad-hoc run (idempotent: the last write wins)."""
+    def run_item(
+        self, run_id: str | None, item_key: str, outcome: str, pipe: Any = None, **detail: Any
+    ) -> None:
+        """Record an item's outcome in an ad-hoc run (idempotent: the last write wins).
+
+        Queued on ``pipe`` when given (the caller executes it), else sent at once.
+        """
         if not run_id:
             return
         key = f"{self.prefix}run:{run_id}:items"
-        pipe = self.r.pipeline(transaction=False)
-        pipe.hset(key, item_key, json.dumps({"outcome": outcome, **detail}, ensure_ascii=False))
-        pipe.expire(key, RUN_TTL_SECONDS)
-        pipe.execute()
+        p = pipe if pipe is not None else self.r.pipeline(transaction=False)
+        p.hset(key, item_key, json.dumps({"outcome": outcome, **detail}, ensure_ascii=False))
+        p.expire(key, RUN_TTL_SECONDS)
+        if pipe is None:
+            p.execute()
 
     def run_pending(self, run_id: str | None, item_keys: list[str]) -> None:
         """Announce items a run is waiting for, before their tasks are sent."""

@@ -27,7 +27,7 @@ from worker.outcomes import Recorder, decision_outcome
 from worker.politeness import Politeness
 from worker.redisconn import as_str, redis_client
 from worker.settings import Settings
-from worker.textsig import url_hash
+from worker.textsig import normalize, url_hash
 
 log = get_logger(__name__)
 
@@ -82,6 +82,8 @@ class Outcome:
     outcome: str  # queued | duplicate | off_topic | failed
     reason: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    # further keys (the GUID) to record the decision under, and the decision
+    also_mark: tuple[list[bytes], str] | None = None
 
 
 class Ingest:
@@ -241,11 +243,12 @@ class Ingest:
         ext = extract(
             decode_html(page.content, page.encoding), url=page.url, min_words=self.settings.extract.min_words
         )
-        rel = relevance.score(ext.text, self.settings.topic, ext.title)
+        norm = normalize(ext.text)  # once, for relevance and dedup alike
+        rel = relevance.score_normalized(f"{normalize(ext.title or '')} {norm}", self.settings.topic)
         if not rel.on_topic:
             self.recorder.mark_final(self.index.url_hashes(), keys, "off_topic", "o")
             return Outcome("off_topic", detail={"relevance": rel.score, "mentions": rel.mentions})
-        prep = self.index.prepare(ext.text)
+        prep = self.index.prepare_normalized(norm)
         message = build_message(
             item=item,
             item_id=item_id(item),
@@ -265,12 +268,12 @@ class Ingest:
         if v.status == "seen":  # another worker decided this URL a moment ago
             assert v.prior
             return Outcome(decision_outcome(v.prior), detail={"prior": v.prior})
-        if len(keys) > 1:  # the GUID too, so the next poll skips it by either key
-            decision = f"q:{v.doc_id}" if v.status == "queued" else f"d:{(v.nearest or {}).get('id')}"
-            self.index.mark(keys[1:], decision)
+        # the GUID too (written by _finish), so the next poll skips the item by either key
+        decision = f"q:{v.doc_id}" if v.status == "queued" else f"d:{(v.nearest or {}).get('id')}"
         if v.status == "queued":
-            return Outcome("queued", detail={"stream_id": v.stream_id, "doc_id": v.doc_id})
-        return Outcome("duplicate", detail={"duplicate_of": v.nearest})
+            detail: dict[str, Any] = {"stream_id": v.stream_id, "doc_id": v.doc_id}
+            return Outcome("queued", detail=detail, also_mark=(keys[1:], decision))
+        return Outcome("duplicate", detail={"duplicate_of": v.nearest}, also_mark=(keys[1:], decision))
 
     def fail(self, item: Item, exc: IngestError, *, run_id: str | None, attempts: int = 1) -> Outcome:
         """Record a final failure (permanent, or transient after its last retry)."""
@@ -293,16 +296,20 @@ class Ingest:
         return outcome
 
     def _finish(self, item: Item, run_id: str | None, outcome: Outcome) -> Outcome:
+        """The item's bookkeeping after its decision, in one round trip."""
+        key = item_keys(item)[0].hex()
+        pipe = self.redis.pipeline(transaction=False)
+        if outcome.also_mark and outcome.also_mark[0]:
+            self.index.mark(*outcome.also_mark, pipe=pipe)
         self.recorder.run_item(
             run_id,
-            item_keys(item)[0].hex(),
+            key,
             outcome.outcome,
+            pipe=pipe,
             reason=outcome.reason,
             url=item.url,
             prior=outcome.detail.get("prior"),
         )
-        key = item_keys(item)[0].hex()
-        pipe = self.redis.pipeline(transaction=False)
         pipe.delete(self.settings.key("claim", key))
         pipe.hdel(self.settings.key("inflight"), key)
         pipe.execute()

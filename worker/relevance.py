@@ -29,7 +29,12 @@ def _pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
 
 
 def score(text: str, topic: TopicSettings, title: str | None = None) -> Relevance:
-    norm = normalize(f"{title or ''} {text}")
+    return score_normalized(f"{normalize(title or '')} {normalize(text)}", topic)
+
+
+def score_normalized(norm: str, topic: TopicSettings) -> Relevance:
+    """:func:`score` of a text already through :func:`~worker.textsig.normalize` (the
+    pipeline normalises an article once, for relevance and dedup alike)."""
     mentions = {name: len(_pattern(tuple(terms)).findall(norm)) for name, terms in topic.groups.items()}
     satisfied = sum(1 for n in mentions.values() if n >= topic.min_mentions_per_group)
     s = satisfied / len(mentions)

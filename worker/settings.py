@@ -192,6 +192,9 @@ class WorkerSettings(_Section):
     task_soft_time_limit_seconds: int = Field(default=300, ge=1)
     task_time_limit_seconds: int = Field(default=360, ge=2)
     poll_lock_seconds: int = Field(default=600, ge=10)
+    # a poll's new articles go to workers this many to a task message (Celery's cost per
+    # task is paid once for them); 1 sends one message per article
+    articles_per_task: int = Field(default=8, ge=1, le=100)
 
     @model_validator(mode="after")
     def _limits_fit(self) -> WorkerSettings:

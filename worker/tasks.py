@@ -121,10 +121,12 @@ def _poll_once(
     ingest.recorder.run_pending(run_id, [_run_key(i) for i in result.items])
     ingest.note_inflight(result.items, run_id)
     sent = 0
+    size = get_settings().worker.articles_per_task
     try:
-        for item in result.items:
-            process_article.apply_async((item.to_dict(), run_id))
-            sent += 1
+        for first in range(0, len(result.items), size):
+            batch = result.items[first : first + size]
+            process_articles.apply_async(([i.to_dict() for i in batch], run_id))
+            sent += len(batch)
     finally:
         # items not handed on are released so the next poll takes them again
         ingest.release_claims(result.items[sent:])
@@ -206,42 +208,81 @@ def requeue_stale() -> int:
     return len(stale)
 
 
-@app.task(bind=True, name="worker.tasks.process_article", max_retries=None)
-def process_article(self: Any, item: dict[str, Any], run_id: str | None = None) -> str:
-    """Fetch, extract, score, dedup and publish one article."""
+def _process_one(item: dict[str, Any], run_id: str | None, retries: int) -> tuple[str, bool]:
+    """Take one article to its outcome, or send it again for later.
+
+    Returns the outcome (``retry``/``deferred`` when it was sent again) and whether the
+    task's soft time limit struck while it ran. A retry is a new ``process_article``
+    message carrying the attempt count, so an article of a batch retries on its own.
+    """
     it = Item.from_dict(item)
     ingest = get_ingest()
     max_retries = get_settings().fetch.max_retries
     try:
-        return through_redis_outages(ingest, lambda: ingest.process(it, run_id)).outcome
+        return through_redis_outages(ingest, lambda: ingest.process(it, run_id)).outcome, False
     except PermanentError as exc:  # raised outside the pipeline's own handling
-        return ingest.fail(it, exc, run_id=run_id).outcome
+        return ingest.fail(it, exc, run_id=run_id).outcome, False
     except Reject:
         raise
     except DomainBusy as exc:  # our own pace, not a failure: sent again for later, attempts unchanged
         countdown = (exc.retry_after or 1.0) * random.uniform(1.0, 1.5)
-        self.apply_async((item, run_id), countdown=countdown, retries=self.request.retries)
+        process_article.apply_async((item, run_id), countdown=countdown, retries=retries)
         log.info("deferred", url=it.url, reason=exc.reason, countdown=round(countdown, 1))
-        return "deferred"
+        return "deferred", False
     except Exception as exc:  # transient, or a bug/poison input: retried, then given up
+        timed_out = isinstance(exc, SoftTimeLimitExceeded)
         err = (
             exc
             if isinstance(exc, IngestError)
             else TransientError(
-                f"{type(exc).__name__}: {exc}",
-                reason="timeout" if isinstance(exc, SoftTimeLimitExceeded) else "internal_error",
+                f"{type(exc).__name__}: {exc}", reason="timeout" if timed_out else "internal_error"
             )
         )
         if not isinstance(exc, IngestError):
             log.exception("process_error", url=it.url, source=it.source)
-        if self.request.retries < max_retries:
-            countdown = backoff_seconds(self.request.retries, err, get_settings().fetch.retry_backoff_seconds)
+        if retries < max_retries:
+            countdown = backoff_seconds(retries, err, get_settings().fetch.retry_backoff_seconds)
+            process_article.apply_async((item, run_id), countdown=countdown, retries=retries + 1)
             log.info(
-                "retry",
-                url=it.url,
-                reason=err.reason,
-                attempt=self.request.retries + 1,
-                countdown=round(countdown, 1),
+                "retry", url=it.url, reason=err.reason, attempt=retries + 1, countdown=round(countdown, 1)
             )
-            raise self.retry(exc=exc, countdown=countdown) from None
-        return ingest.fail(it, err, run_id=run_id, attempts=self.request.retries + 1).outcome
+            return "retry", timed_out
+        return ingest.fail(it, err, run_id=run_id, attempts=retries + 1).outcome, timed_out
+
+
+@app.task(bind=True, name="worker.tasks.process_article", max_retries=None)
+def process_article(self: Any, item: dict[str, Any], run_id: str | None = None) -> str:
+    """Fetch, extract, score, dedup and publish one article (retries, re-sent stale items)."""
+    return _process_one(item, run_id, self.request.retries)[0]
+
+
+@app.task(name="worker.tasks.process_articles")
+def process_articles(items: list[dict[str, Any]], run_id: str | None = None) -> dict[str, int]:
+    """Process a poll's new articles one after another: one message for several articles.
+
+    Celery's cost per task (receive, trace, ack, one message sent) is paid once for
+    ``worker.articles_per_task`` articles (BENCHMARKS.md). Each article keeps its own
+    fate: one that needs a retry, or must wait for its site's pace, is sent again on its
+    own. When the batch has run for half the soft time limit, or the limit strikes, the
+    articles not started yet are handed on in a new message instead of being cut short.
+    """
+    budget = get_settings().worker.task_soft_time_limit_seconds / 2
+    started = time.monotonic()
+    counts: dict[str, int] = {}
+    done = 0
+    try:
+        while done < len(items):
+            if done and time.monotonic() - started > budget:
+                break
+            outcome, interrupted = _process_one(items[done], run_id, 0)
+            done += 1
+            counts[outcome] = counts.get(outcome, 0) + 1
+            if interrupted:
+                break
+    except SoftTimeLimitExceeded:
+        pass  # struck between two articles: the rest are handed on below
+    if done < len(items):
+        process_articles.apply_async((items[done:], run_id))
+        counts["handed_on"] = len(items) - done
+    log.info("batch_done", articles=len(items), seconds=round(time.monotonic() - started, 2), **counts)
+    return counts

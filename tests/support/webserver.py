@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -134,3 +135,26 @@ def send(
     req.end_headers()
     if status != 304:
         req.wfile.write(body)
+
+
+def serve_stories(web: FixtureServer, n: int, delay: float = 0.0, first: int = 0) -> set[str]:
+    """n generated on-topic articles and a feed of them at /feeds/gen.rss; returns their URLs.
+
+    Each page waits ``delay`` seconds before it answers (a slow site).
+    """
+    from tests.support.newsroom import article_html, rss
+
+    paths = []
+    for i in range(first, first + n):
+        body = article_html(i).encode()
+
+        def handler(req: BaseHTTPRequestHandler, body: bytes = body) -> None:
+            if delay:
+                time.sleep(delay)
+            send(req, 200, body, "text/html; charset=utf-8")
+
+        paths.append(f"/gen/story-{i}.html")
+        web.route(paths[-1], handler)
+    feed = rss(web.base, paths).encode()
+    web.route("/feeds/gen.rss", lambda req: send(req, 200, feed, "application/rss+xml"))
+    return {web.url(p) for p in paths}

@@ -1,0 +1,97 @@
+"""A poll hands its new articles to workers several to a task message; each keeps its own fate."""
+
+from __future__ import annotations
+
+import re
+
+import redis
+
+from tests.conftest import Service, stream_docs
+from tests.support import hostile
+from tests.support.newsroom import article_html, rss
+from tests.support.webserver import FixtureServer, send, serve_stories
+
+
+def _batches(logs: str) -> list[dict[str, int]]:
+    """The ``batch_done`` lines of the workers' logs, as counts."""
+    out = []
+    for line in logs.splitlines():
+        if "event=batch_done" in line:
+            out.append({k: int(v) for k, v in re.findall(r"(\w+)=(\d+)(?:\s|$)", line)})
+    return out
+
+
+def test_a_poll_sends_its_articles_in_messages_of_articles_per_task(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    expected = serve_stories(web, 20)
+    service.env["INGEST_WORKER__ARTICLES_PER_TASK"] = "8"
+    service.start_worker()
+
+    summary = service.fetch_wait("--feed", web.url("/feeds/gen.rss"))
+
+    assert summary["complete"] and summary["queued"] == 20
+    assert {d["url"] for d in stream_docs(r, f"{prefix}articles")} == expected
+    batches = _batches(service.logs())
+    assert sorted(b["articles"] for b in batches) == [4, 8, 8]
+    assert sum(b.get("queued", 0) for b in batches) == 20
+
+
+def test_articles_per_task_1_sends_every_article_in_a_message_of_its_own(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    serve_stories(web, 5)
+    service.env["INGEST_WORKER__ARTICLES_PER_TASK"] = "1"
+    service.start_worker()
+
+    summary = service.fetch_wait("--feed", web.url("/feeds/gen.rss"))
+
+    assert summary["complete"] and summary["queued"] == 5
+    assert [b["articles"] for b in _batches(service.logs())] == [1] * 5
+
+
+def test_an_article_that_fails_once_retries_alone_while_its_batch_goes_on(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    paths = [f"/gen/story-{i}.html" for i in range(6)]
+    for i, path in enumerate(paths):
+        web.route(path, hostile.page(article_html(i).encode()))
+    flaky = hostile.Sequence(hostile.status(503), hostile.page(article_html(2).encode()))
+    web.route(paths[2], flaky)
+    feed = rss(web.base, paths).encode()
+    web.route("/feeds/gen.rss", lambda req: send(req, 200, feed, "application/rss+xml"))
+    service.start_worker()
+
+    summary = service.fetch_wait("--feed", web.url("/feeds/gen.rss"))
+
+    assert summary["complete"] and summary["queued"] == 6 and summary["failed"] == 0
+    assert flaky.calls == 2
+    [batch] = _batches(service.logs())
+    assert (batch["articles"], batch["queued"], batch["retry"]) == (6, 5, 1)
+    docs = stream_docs(r, f"{prefix}articles")
+    assert sorted(d["url"] for d in docs) == sorted(web.url(p) for p in paths)
+
+
+def test_a_batch_past_half_its_time_limit_hands_the_rest_on_and_loses_none(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    # pages that take 0.6 s each: a batch of 8 would take ~5 s, past half the 4 s soft limit
+    expected = serve_stories(web, 8, delay=0.6)
+    service.env.update(
+        {
+            "INGEST_WORKER__ARTICLES_PER_TASK": "8",
+            "INGEST_WORKER__TASK_SOFT_TIME_LIMIT_SECONDS": "4",
+            "INGEST_WORKER__TASK_TIME_LIMIT_SECONDS": "10",
+        }
+    )
+    service.start_worker("--concurrency", "1")
+
+    summary = service.fetch_wait("--feed", web.url("/feeds/gen.rss"))
+
+    assert summary["complete"] and summary["queued"] == 8 and summary["failed"] == 0
+    docs = stream_docs(r, f"{prefix}articles")
+    assert sorted(d["url"] for d in docs) == sorted(expected)  # each once
+    batches = _batches(service.logs())
+    assert len(batches) > 1 and batches[0].get("handed_on", 0) > 0
+    assert sum(b["articles"] - b.get("handed_on", 0) for b in batches) == 8
+    assert "TimeLimitExceeded" not in service.logs()
