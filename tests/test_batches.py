@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import redis
 
@@ -95,3 +96,24 @@ def test_a_batch_past_half_its_time_limit_hands_the_rest_on_and_loses_none(
     assert len(batches) > 1 and batches[0].get("handed_on", 0) > 0
     assert sum(b["articles"] - b.get("handed_on", 0) for b in batches) == 8
     assert "TimeLimitExceeded" not in service.logs()
+
+
+def test_the_pending_set_of_a_run_holds_its_articles_until_each_is_decided(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    # `ingest fetch --wait` watches this set's size instead of re-reading every item
+    serve_stories(web, 3)
+    urls = [web.url(f"/gen/story-{i}.html") for i in range(3)]
+    sent = service.ingest("fetch", *[a for u in urls for a in ("--url", u)])
+    run_id = sent.stdout.split()[-1]
+    assert r.scard(f"{prefix}run:{run_id}:pending") == 3  # no worker yet
+
+    service.start_worker()
+    summary = service.fetch_wait("--url", urls[0])  # another run, to know when the worker is done
+
+    assert summary["complete"]
+    deadline = time.monotonic() + 30
+    while r.scard(f"{prefix}run:{run_id}:pending") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert r.scard(f"{prefix}run:{run_id}:pending") == 0
+    assert r.xlen(f"{prefix}articles") == 3

@@ -224,11 +224,22 @@ def run_summary(client: redis.Redis, prefix: str, run_id: str, expected_polls: i
 def wait_for_run(
     client: redis.Redis, prefix: str, run_id: str, expected_polls: int, timeout: float
 ) -> dict[str, Any]:
+    """Wait until every poll of the run is done and every item decided (or the timeout)."""
     deadline = time.monotonic() + timeout
+    full_every, last_full = 5.0, time.monotonic()
     while True:
-        summary = run_summary(client, prefix, run_id, expected_polls)
-        if summary["complete"] or time.monotonic() > deadline:
-            return summary
+        # two counters each round; the whole summary only when they say "done", or now and
+        # then in case a worker of an older version does not keep the pending set
+        pipe = client.pipeline(transaction=False)
+        pipe.hlen(f"{prefix}run:{run_id}:polls")
+        pipe.scard(f"{prefix}run:{run_id}:pending")
+        polls, pending = pipe.execute()
+        now = time.monotonic()
+        if (polls >= expected_polls and pending == 0) or now > deadline or now - last_full > full_every:
+            last_full = now
+            summary = run_summary(client, prefix, run_id, expected_polls)
+            if summary["complete"] or now > deadline:
+                return summary
         time.sleep(0.2)
 
 

@@ -86,6 +86,7 @@ class Recorder:
         p = pipe if pipe is not None else self.r.pipeline(transaction=False)
         p.hset(key, item_key, json.dumps({"outcome": outcome, **detail}, ensure_ascii=False))
         p.expire(key, RUN_TTL_SECONDS)
+        p.srem(f"{self.prefix}run:{run_id}:pending", item_key)
         if pipe is None:
             p.execute()
 
@@ -99,7 +100,15 @@ class Recorder:
         for k in item_keys:
             pipe.hsetnx(key, k, pending)
         pipe.expire(key, RUN_TTL_SECONDS)
-        pipe.execute()
+        # the same keys in a set that only shrinks as outcomes arrive: a cheap "done yet?"
+        # for waiting clients (HSETNX keeps an outcome already there; the set must agree)
+        pipe.hmget(key, item_keys)
+        current = pipe.execute()[-1]
+        undecided = [k for k, v in zip(item_keys, current, strict=True) if v == pending.encode()]
+        if undecided:
+            pipe.sadd(f"{self.prefix}run:{run_id}:pending", *undecided)
+            pipe.expire(f"{self.prefix}run:{run_id}:pending", RUN_TTL_SECONDS)
+            pipe.execute()
 
     def run_poll_done(self, run_id: str | None, feed_url: str, summary: dict[str, Any]) -> None:
         if not run_id:
