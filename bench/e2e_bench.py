@@ -256,6 +256,10 @@ def run_cli(urls: list[str], parallel: int, work: Path, room: NewsroomServer) ->
 
 
 # ---- ours -------------------------------------------------------------------------------------
+# --set section.key=value: settings for the workers, beyond the ones every run uses
+SETTING_OVERRIDES: dict[str, str] = {}
+
+
 @dataclass
 class Service:
     """A redis-server of its own and ``ingest worker`` processes, started as a user would."""
@@ -289,6 +293,7 @@ class Service:
                 "INGEST_FETCH__MAX_ITEMS_PER_POLL": str(max(500, self.max_items)),
                 "INGEST_LOG_LEVEL": "INFO",
             }
+            | SETTING_OVERRIDES
         )
 
     def redis_client(self) -> redis.Redis:
@@ -718,7 +723,20 @@ def main() -> None:
     ap.add_argument("--profile-format", default="raw", choices=["raw", "flamegraph", "speedscope"])
     ap.add_argument("--profile-gil", action="store_true", help="py-spy --gil: GIL holder only")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (logs, outputs)")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="a setting for the workers, e.g. worker.articles_per_task=4 (repeatable)",
+    )
     args = ap.parse_args()
+    for assignment in args.set:
+        name, sep, value = assignment.partition("=")
+        section, dot, key = name.partition(".")
+        if not (sep and dot and section and key):
+            ap.error(f"--set {assignment!r}: expected SECTION.KEY=VALUE")
+        SETTING_OVERRIDES[f"INGEST_{section.upper()}__{key.upper()}"] = value
     latency = parse_range(args.latency)
     configs = [(int(w), p, int(c)) for w, p, c in (x.split(":") for x in args.config)] or list(
         product(

@@ -164,27 +164,31 @@ def fetch(
                 raise click.BadParameter(f"{u!r} is not an http(s) URL", param_hint=option)
     try:
         s = _settings()
-        from worker.outcomes import Recorder
-        from worker.pipeline import Ingest, item_keys
-        from worker.tasks import poll_feed, poll_source, process_article
+        # tasks are sent by name: importing worker.tasks would load the whole pipeline
+        # (trafilatura, numpy), most of this command's start-up time
+        from worker.celery_app import app
 
         client = _client(s)
-        recorder = Recorder(client, s.redis.key_prefix)
-        ingest = Ingest(s, client)
         run_id = uuid.uuid4().hex
         polls = 0
-        for u in urls:
-            item = Item(url=u, canonical_url=canonical_url(u), source="adhoc")
-            recorder.run_pending(run_id, [item_keys(item)[0].hex()])
-            ingest.note_inflight([item], run_id)
-            process_article.apply_async((item.to_dict(), run_id))
+        if urls:
+            from worker.outcomes import Recorder
+            from worker.pipeline import Ingest, item_keys
+
+            recorder = Recorder(client, s.redis.key_prefix)
+            ingest = Ingest(s, client)
+            for u in urls:
+                item = Item(url=u, canonical_url=canonical_url(u), source="adhoc")
+                recorder.run_pending(run_id, [item_keys(item)[0].hex()])
+                ingest.note_inflight([item], run_id)
+                app.send_task("worker.tasks.process_article", (item.to_dict(), run_id))
         for f in feeds:
-            poll_feed.apply_async((f, run_id))
+            app.send_task("worker.tasks.poll_feed", (f, run_id))
             polls += 1
         if all_sources:
             for src in s.sources:
                 if src.enabled:
-                    poll_source.apply_async((src.name, run_id))
+                    app.send_task("worker.tasks.poll_source", (src.name, run_id))
                     polls += 1
         if not wait:
             click.echo(f"sent run {run_id}")
