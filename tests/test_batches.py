@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 
 import redis
 
@@ -76,13 +79,14 @@ def test_an_article_that_fails_once_retries_alone_while_its_batch_goes_on(
 def test_a_batch_past_half_its_time_limit_hands_the_rest_on_and_loses_none(
     service: Service, web: FixtureServer, r: redis.Redis, prefix: str
 ) -> None:
-    # pages that take 0.6 s each: a batch of 8 would take ~5 s, past half the 4 s soft limit
-    expected = serve_stories(web, 8, delay=0.6)
+    # one request a second to the site: a batch of 8 takes ~8 s, past half the 4 s soft limit
+    expected = serve_stories(web, 8)
     service.env.update(
         {
             "INGEST_WORKER__ARTICLES_PER_TASK": "8",
             "INGEST_WORKER__TASK_SOFT_TIME_LIMIT_SECONDS": "4",
             "INGEST_WORKER__TASK_TIME_LIMIT_SECONDS": "10",
+            "INGEST_FETCH__PER_DOMAIN_REQUESTS_PER_SECOND": "1",
         }
     )
     service.start_worker("--concurrency", "1")
@@ -96,6 +100,38 @@ def test_a_batch_past_half_its_time_limit_hands_the_rest_on_and_loses_none(
     assert len(batches) > 1 and batches[0].get("handed_on", 0) > 0
     assert sum(b["articles"] - b.get("handed_on", 0) for b in batches) == 8
     assert "TimeLimitExceeded" not in service.logs()
+
+
+def test_a_batch_downloads_its_pages_side_by_side(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    # every page is held back until all 8 have been asked for (or 10 s pass): only
+    # downloads started side by side get past the gate without the timeout
+    gate = threading.Event()
+    arrived: list[str] = []
+    paths = [f"/gen/story-{i}.html" for i in range(8)]
+
+    def held(body: bytes) -> Callable[[BaseHTTPRequestHandler], None]:
+        def handler(req: BaseHTTPRequestHandler) -> None:
+            arrived.append(req.path)
+            if len(arrived) >= len(paths):
+                gate.set()
+            gate.wait(10)
+            send(req, 200, body, "text/html; charset=utf-8")
+
+        return handler
+
+    for i, path in enumerate(paths):
+        web.route(path, held(article_html(i).encode()))
+    feed = rss(web.base, paths).encode()
+    web.route("/feeds/gen.rss", lambda req: send(req, 200, feed, "application/rss+xml"))
+    service.start_worker("--concurrency", "1")
+
+    summary = service.fetch_wait("--feed", web.url("/feeds/gen.rss"))
+
+    assert summary["complete"] and summary["queued"] == 8
+    assert [b["articles"] for b in _batches(service.logs())] == [8]  # one task, one thread
+    assert gate.is_set() and sorted(arrived) == sorted(paths)  # opened by the 8th request
 
 
 def test_the_pending_set_of_a_run_holds_its_articles_until_each_is_decided(

@@ -11,7 +11,8 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, as_completed
 from typing import Any, TypeVar
 
 import kombu.exceptions
@@ -22,8 +23,9 @@ from celery.signals import worker_process_shutdown
 from worker.celery_app import app
 from worker.errors import DomainBusy, IngestError, PermanentError, RateLimited, TransientError
 from worker.feeds import Item
+from worker.fetch import FetchResult
 from worker.logs import get_logger
-from worker.pipeline import Ingest
+from worker.pipeline import Ingest, Outcome
 from worker.politeness import FeedBackoff
 from worker.redisconn import as_str
 from worker.settings import get_settings
@@ -208,18 +210,27 @@ def requeue_stale() -> int:
     return len(stale)
 
 
-def _process_one(item: dict[str, Any], run_id: str | None, retries: int) -> tuple[str, bool]:
+def _process_one(
+    item: dict[str, Any], run_id: str | None, retries: int, page: Future[FetchResult] | None = None
+) -> tuple[str, bool]:
     """Take one article to its outcome, or send it again for later.
 
     Returns the outcome (``retry``/``deferred`` when it was sent again) and whether the
     task's soft time limit struck while it ran. A retry is a new ``process_article``
     message carrying the attempt count, so an article of a batch retries on its own.
+    ``page`` is its prefetched download, used on the first attempt only (a run again
+    after a Redis outage fetches afresh: the outage may have failed the download).
     """
     it = Item.from_dict(item)
     ingest = get_ingest()
     max_retries = get_settings().fetch.max_retries
+    prefetched = [page] if page is not None else []
+
+    def work() -> Outcome:
+        return ingest.process(it, run_id, prefetched.pop() if prefetched else None)
+
     try:
-        return through_redis_outages(ingest, lambda: ingest.process(it, run_id)).outcome, False
+        return through_redis_outages(ingest, work).outcome, False
     except PermanentError as exc:  # raised outside the pipeline's own handling
         return ingest.fail(it, exc, run_id=run_id).outcome, False
     except Reject:
@@ -258,31 +269,48 @@ def process_article(self: Any, item: dict[str, Any], run_id: str | None = None) 
 
 @app.task(name="worker.tasks.process_articles")
 def process_articles(items: list[dict[str, Any]], run_id: str | None = None) -> dict[str, int]:
-    """Process a poll's new articles one after another: one message for several articles.
+    """Process a poll's new articles: one message for several, their pages fetched side by side.
 
     Celery's cost per task (receive, trace, ack, one message sent) is paid once for
-    ``worker.articles_per_task`` articles (BENCHMARKS.md). Each article keeps its own
-    fate: one that needs a retry, or must wait for its site's pace, is sent again on its
-    own. When the batch has run for half the soft time limit, or the limit strikes, the
-    articles not started yet are handed on in a new message instead of being cut short.
+    ``worker.articles_per_task`` articles (BENCHMARKS.md), and their downloads wait for
+    the network together; each article is then extracted and decided as its page
+    arrives. Each keeps its own fate: one that needs a retry, or must wait for its
+    site's pace, is sent again on its own. When the task has run for half the soft time
+    limit, or the limit strikes, the articles not decided yet are handed on in a new
+    message instead of being cut short (their downloads under way are wasted: a slow
+    site's price).
     """
     budget = get_settings().worker.task_soft_time_limit_seconds / 2
     started = time.monotonic()
     counts: dict[str, int] = {}
-    done = 0
+    ingest = get_ingest()
+    remaining = list(range(len(items)))
+    pages: list[Future[FetchResult] | None] = [None] * len(items)
     try:
-        while done < len(items):
-            if done and time.monotonic() - started > budget:
+        pages = through_redis_outages(ingest, lambda: ingest.prefetch([Item.from_dict(i) for i in items]))
+        for n in _arrival_order(pages):
+            if len(remaining) < len(items) and time.monotonic() - started > budget:
                 break
-            outcome, interrupted = _process_one(items[done], run_id, 0)
-            done += 1
+            outcome, interrupted = _process_one(items[n], run_id, 0, pages[n])
+            remaining.remove(n)
             counts[outcome] = counts.get(outcome, 0) + 1
             if interrupted:
                 break
     except SoftTimeLimitExceeded:
         pass  # struck between two articles: the rest are handed on below
-    if done < len(items):
-        process_articles.apply_async((items[done:], run_id))
-        counts["handed_on"] = len(items) - done
+    if remaining:
+        for n in remaining:
+            if (pending := pages[n]) is not None:
+                pending.cancel()  # a download not started yet; the next task fetches it
+        process_articles.apply_async(([items[n] for n in remaining], run_id))
+        counts["handed_on"] = len(remaining)
     log.info("batch_done", articles=len(items), seconds=round(time.monotonic() - started, 2), **counts)
     return counts
+
+
+def _arrival_order(pages: list[Future[FetchResult] | None]) -> Iterator[int]:
+    """Indexes of the items: those with nothing to download first, then as pages arrive."""
+    yield from (n for n, p in enumerate(pages) if p is None)
+    index = {p: n for n, p in enumerate(pages) if p is not None}
+    for done in as_completed(index):
+        yield index[done]
