@@ -568,7 +568,11 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The run of median wall time, with every run's wall and CPU seconds kept beside it."""
     ordered = sorted(runs, key=lambda r: r["wall_seconds"])
     med = dict(ordered[(len(ordered) - 1) // 2])
-    med["repeats"] = [{"wall_seconds": r["wall_seconds"], "cpu_seconds": r["cpu_seconds"]} for r in runs]
+    med["repeats"] = [
+        {"wall_seconds": r["wall_seconds"], "cpu_seconds": r["cpu_seconds"]}
+        | ({"paired_floor": r["paired_floor"]} if "paired_floor" in r else {})
+        for r in runs
+    ]
     walls = [r["wall_seconds"] for r in runs]
     cpus = [r["cpu_seconds"] for r in runs]
     med["spread"] = ""
@@ -622,11 +626,13 @@ def table(
 def paired_ratios(
     ours: dict[str, Any], base: dict[str, Any], measure: Callable[[dict[str, Any], int], float]
 ) -> list[float]:
-    """ours / base of ``measure`` in each round (both measured in it), or [] for one round."""
-    a, b = ours.get("repeats", []), base.get("repeats", [])
-    if len(a) < 2 or len(a) != len(b):
-        return []
-    return [measure(x, ours["articles"]) / measure(y, base["articles"]) for x, y in zip(a, b, strict=True)]
+    """ours / floor of ``measure`` for each run of ours, against the floor run just before it.
+
+    This machine's speed drifts by tens of percent within minutes; a ratio of two
+    measurements taken seconds apart is the figure least moved by it.
+    """
+    runs = [x for x in ours.get("repeats", []) if "paired_floor" in x]
+    return [measure(x, ours["articles"]) / measure(x["paired_floor"], base["articles"]) for x in runs]
 
 
 def fmt_ratios(ratios: list[float]) -> str:
@@ -660,8 +666,8 @@ def targets(
         v = best["wall_seconds"] / cli["wall_seconds"]
         add("wall time vs trafilatura CLI", round(v, 3), "<= 1.0x", v <= 1.0)
     if floor:
-        # with several rounds: the median of the ratios taken within each round (ours and
-        # the floor measured minutes apart), the ratio of the medians beside it
+        # the median of the ratios of each run of ours to the floor run right before it;
+        # the ratio of the medians beside it
         cpu_r = paired_ratios(best, floor, lambda x, n: x["cpu_seconds"] / n)
         aps_r = paired_ratios(best, floor, lambda x, n: n / x["wall_seconds"])
         v = per_article(best)[1] / per_article(floor)[1]
@@ -670,13 +676,13 @@ def targets(
         if bare:
             note += f"; {per_article(best)[1] / per_article(bare)[1]:.2f}x bare_extraction"
         if cpu_r:
-            note = f"by round {fmt_ratios(cpu_r)}; of the medians {v:.2f}x; " + note
+            note = f"paired runs {fmt_ratios(cpu_r)}; of the medians {v:.2f}x; " + note
             v = statistics.median(cpu_r)
         add("CPU per article vs floor", round(v, 3), "<= 1.3x", v <= 1.3, note)
         v = per_article(best)[0] / per_article(floor)[0]
         note = ""
         if aps_r:
-            note = f"by round {fmt_ratios(aps_r)}; of the medians {v:.2f}x"
+            note = f"paired runs {fmt_ratios(aps_r)}; of the medians {v:.2f}x"
             v = statistics.median(aps_r)
         add("throughput vs floor", round(v, 3), ">= 0.8x", v >= 0.8, note)
     if memory:
@@ -789,8 +795,8 @@ def main() -> None:
                 f"expected {expected_outcomes(stories)} ({time.perf_counter() - t:.1f}s to render)"
             )
             # rounds: each round measures every contender once, one after the other, so a slow
-            # or fast spell of this shared machine falls on all of them alike (ratios are also
-            # taken within each round: see targets())
+            # or fast spell of this shared machine falls on all of them alike; and every run
+            # of ours comes right after a floor run of its own (see paired_ratios())
             html = [(h, u) for u, h in pages.items()]
             floors: list[dict[str, Any]] = []
             bares: list[dict[str, Any]] = []
@@ -810,7 +816,16 @@ def main() -> None:
                     prof = None
                     if args.profile and i == 0 and k == 0:
                         prof = (args.profile.resolve(), args.profile_format, args.profile_gil)
+                    paired = None
+                    if not args.no_baselines:  # the floor again, right before: this run's own baseline
+                        paired = run_floor(html, args.floor_processes)
+                        floors.append(paired)
                     r = run_ours(room, stories, args.feeds, w, pool, conc, work / f"ours-{i}-{k}", prof)
+                    if paired:
+                        r["paired_floor"] = {
+                            "wall_seconds": paired["wall_seconds"],
+                            "cpu_seconds": paired["cpu_seconds"],
+                        }
                     runs[i].append(r)
                     cpu = {key: round(v, 1) for key, v in r["cpu_breakdown"].items()}
                     secs = f"{r['wall_seconds']:.1f}s, {r['cpu_seconds']:.1f} CPU s"
