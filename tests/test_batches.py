@@ -79,14 +79,27 @@ def test_an_article_that_fails_once_retries_alone_while_its_batch_goes_on(
 def test_a_batch_past_half_its_time_limit_hands_the_rest_on_and_loses_none(
     service: Service, web: FixtureServer, r: redis.Redis, prefix: str
 ) -> None:
-    # one request a second to the site: a batch of 8 takes ~8 s, past half the 4 s soft limit
-    expected = serve_stories(web, 8)
+    # a site that serves one page at a time, 0.5 s each: the 8 pages of a batch arrive
+    # over 4 s, past half the 6 s soft limit
+    one_at_a_time = threading.Lock()
+    paths = [f"/gen/story-{i}.html" for i in range(8)]
+
+    def slow(body: bytes) -> Callable[[BaseHTTPRequestHandler], None]:
+        def handler(req: BaseHTTPRequestHandler) -> None:
+            with one_at_a_time:
+                time.sleep(0.5)
+                send(req, 200, body, "text/html; charset=utf-8")
+
+        return handler
+
+    for i, path in enumerate(paths):
+        web.route(path, slow(article_html(i).encode()))
+    feed = rss(web.base, paths).encode()
+    web.route("/feeds/gen.rss", lambda req: send(req, 200, feed, "application/rss+xml"))
     service.env.update(
         {
-            "INGEST_WORKER__ARTICLES_PER_TASK": "8",
-            "INGEST_WORKER__TASK_SOFT_TIME_LIMIT_SECONDS": "4",
-            "INGEST_WORKER__TASK_TIME_LIMIT_SECONDS": "10",
-            "INGEST_FETCH__PER_DOMAIN_REQUESTS_PER_SECOND": "1",
+            "INGEST_WORKER__TASK_SOFT_TIME_LIMIT_SECONDS": "6",
+            "INGEST_WORKER__TASK_TIME_LIMIT_SECONDS": "12",
         }
     )
     service.start_worker("--concurrency", "1")
@@ -95,7 +108,7 @@ def test_a_batch_past_half_its_time_limit_hands_the_rest_on_and_loses_none(
 
     assert summary["complete"] and summary["queued"] == 8 and summary["failed"] == 0
     docs = stream_docs(r, f"{prefix}articles")
-    assert sorted(d["url"] for d in docs) == sorted(expected)  # each once
+    assert sorted(d["url"] for d in docs) == sorted(web.url(p) for p in paths)  # each once
     batches = _batches(service.logs())
     assert len(batches) > 1 and batches[0].get("handed_on", 0) > 0
     assert sum(b["articles"] - b.get("handed_on", 0) for b in batches) == 8
@@ -153,3 +166,16 @@ def test_the_pending_set_of_a_run_holds_its_articles_until_each_is_decided(
         time.sleep(0.2)
     assert r.scard(f"{prefix}run:{run_id}:pending") == 0
     assert r.xlen(f"{prefix}articles") == 3
+
+
+def test_a_batch_on_a_site_not_seen_before_downloads_its_robots_txt_once(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    serve_stories(web, 8)
+    service.start_worker("--concurrency", "1")
+
+    summary = service.fetch_wait("--feed", web.url("/feeds/gen.rss"))
+
+    assert summary["complete"] and summary["queued"] == 8
+    assert [b["articles"] for b in _batches(service.logs())] == [8]  # all 8 pages side by side
+    assert web.count("/robots.txt") == 1

@@ -35,6 +35,7 @@ counting an attempt. So adding workers never adds load on one site.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -54,6 +55,7 @@ log = get_logger(__name__)
 
 # RFC 9309: crawlers must parse at least the first 500 KiB
 ROBOTS_MAX_BYTES = 500 * 1024
+ROBOTS_LOCK_STRIPES = 64
 
 # KEYS[1] the domain's next free slot (ms); ARGV: interval ms, longest wait ms.
 # Returns {1, wait_ms} with the slot reserved, or {0, wait_ms} when it is too far off.
@@ -91,6 +93,9 @@ class Politeness:
         self.fetcher = fetcher
         self.prefix = prefix
         self._reserve = client.register_script(_RESERVE)
+        # one robots.txt download per site at a time in this process (a task's pages are
+        # fetched side by side, and would otherwise each miss the cache and download it)
+        self._robots_locks = [threading.Lock() for _ in range(ROBOTS_LOCK_STRIPES)]
 
     def before_page(self, url: str) -> None:
         """Before each request for an article page (and each of its redirect hops)."""
@@ -125,7 +130,12 @@ class Politeness:
         origin = origin_of(url)
         key = f"{self.prefix}robots:{origin}"
         raw: Any = self.r.get(key)
-        cached = bytes(raw) if raw is not None else self._fetch_robots(origin, key)
+        if raw is None:
+            with self._robots_locks[hash(origin) % ROBOTS_LOCK_STRIPES]:
+                raw = self.r.get(key)  # a thread that held the lock may have just cached it
+                if raw is None:
+                    raw = self._fetch_robots(origin, key)
+        cached = bytes(raw)
         if cached[:1] == b"U":
             raise TransientError(
                 f"robots.txt of {origin} is unreachable ({as_str(cached[1:])}); its pages wait",

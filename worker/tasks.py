@@ -12,7 +12,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any, TypeVar
 
 import kombu.exceptions
@@ -288,8 +288,12 @@ def process_articles(items: list[dict[str, Any]], run_id: str | None = None) -> 
     pages: list[Future[FetchResult] | None] = [None] * len(items)
     try:
         pages = through_redis_outages(ingest, lambda: ingest.prefetch([Item.from_dict(i) for i in items]))
-        for n in _arrival_order(pages):
-            if len(remaining) < len(items) and time.monotonic() - started > budget:
+
+        def time_left() -> float | None:  # the first article may take what it needs
+            return None if len(remaining) == len(items) else started + budget - time.monotonic()
+
+        for n in _arrival_order(pages, time_left):
+            if (left := time_left()) is not None and left <= 0:
                 break
             outcome, interrupted = _process_one(items[n], run_id, 0, pages[n])
             remaining.remove(n)
@@ -308,9 +312,19 @@ def process_articles(items: list[dict[str, Any]], run_id: str | None = None) -> 
     return counts
 
 
-def _arrival_order(pages: list[Future[FetchResult] | None]) -> Iterator[int]:
-    """Indexes of the items: those with nothing to download first, then as pages arrive."""
+def _arrival_order(
+    pages: list[Future[FetchResult] | None], time_left: Callable[[], float | None]
+) -> Iterator[int]:
+    """Indexes of the items: those with nothing to download first, then as pages arrive.
+
+    Stops when no page arrives within ``time_left()`` seconds (None: no limit).
+    """
     yield from (n for n, p in enumerate(pages) if p is None)
-    index = {p: n for n, p in enumerate(pages) if p is not None}
-    for done in as_completed(index):
-        yield index[done]
+    pending = {p: n for n, p in enumerate(pages) if p is not None}
+    while pending:
+        left = time_left()
+        done, _ = wait(pending, timeout=None if left is None else max(0.0, left), return_when=FIRST_COMPLETED)
+        if not done:
+            return
+        for page in done:
+            yield pending.pop(page)
