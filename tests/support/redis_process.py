@@ -21,8 +21,9 @@ def redis_server_binary() -> str:
 
 
 class RedisProcess:
-    def __init__(self, directory: Path, binary: str | None = None):
+    def __init__(self, directory: Path, binary: str | None = None, *, appendonly: bool = True):
         self.binary = binary or redis_server_binary()
+        self.appendonly = appendonly
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         with socket.socket() as s:
@@ -41,7 +42,12 @@ class RedisProcess:
             "--dir",
             str(self.dir),
         ]
-        args += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
+        args += (
+            ["--appendonly", "yes", "--appendfsync", "everysec"]
+            if self.appendonly
+            else ["--appendonly", "no"]
+        )
+        args += ["--save", ""]
         with open(self.dir / "redis.log", "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         client = redis.Redis.from_url(self.url)
