@@ -71,6 +71,7 @@ import psutil
 import redis
 
 from bench.newsroom_server import NewsroomServer, Story, parse_range, plan_stories
+from tests.support.processes import stop_process_groups
 from tests.support.redis_process import RedisProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,20 +101,11 @@ def tree(pid: int) -> list[psutil.Process]:
         return []
 
 
-def cpu_seconds(procs: list[psutil.Process]) -> float:
-    """user + system of the processes, and of their children that already ended."""
-    total = 0.0
-    for p in procs:
-        try:
-            t = p.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += t.user + t.system + t.children_user + t.children_system
-    return total
+def cpu_seconds(procs: list[psutil.Process], *, system_only: bool = False) -> float:
+    """user + system of the processes, and of their children that already ended.
 
-
-def cpu_system(procs: list[psutil.Process]) -> float:
-    """The system (kernel) part of :func:`cpu_seconds`: sockets, futexes, page faults."""
+    ``system_only``: the kernel part alone (sockets, futexes, page faults).
+    """
     total = 0.0
     for p in procs:
         try:
@@ -121,6 +113,8 @@ def cpu_system(procs: list[psutil.Process]) -> float:
         except psutil.NoSuchProcess:
             continue
         total += t.system + t.children_system
+        if not system_only:
+            total += t.user + t.children_user
     return total
 
 
@@ -387,16 +381,7 @@ class Service:
 
     def stop(self) -> None:
         self.stop_profilers()
-        for w in self.workers:
-            if w.poll() is None:
-                os.killpg(w.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        for w in self.workers:
-            try:
-                w.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(w.pid, signal.SIGKILL)
-                w.wait()
+        stop_process_groups(self.workers, grace=30)
         self.redis.stop()
 
 
@@ -428,7 +413,7 @@ def run_ours(
         room.take_counts()
         load0 = loadavg()
         cpu0 = cpu_seconds(procs)
-        sys0 = cpu_system(procs)
+        sys0 = cpu_seconds(procs, system_only=True)
         rcpu0 = cpu_seconds([rproc]) if rproc else 0.0
         own0 = time.process_time()
         res = svc.fetch_all(timeout=max(600.0, len(stories)), name="run")
@@ -463,7 +448,7 @@ def run_ours(
             "client_cpu_seconds": res["cpu_seconds"],
             "cpu_breakdown": {
                 "workers": worker_cpu,
-                "workers_system": cpu_system(procs_now) - sys0,
+                "workers_system": cpu_seconds(procs_now, system_only=True) - sys0,
                 "redis": redis_cpu,
                 "fetch_client": res["cpu_seconds"],
             },

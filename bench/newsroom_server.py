@@ -48,6 +48,7 @@ from tests.support.newsroom import (
     rss,
     syndicated_paragraphs,
 )
+from tests.support.webserver import send
 
 ROBOTS = b"User-agent: *\nAllow: /\n"
 
@@ -230,14 +231,7 @@ class NewsroomServer:
                     room.counts["bytes_sent"] += len(body)
                     if kind == "page":
                         room.page_paths[path] += 1
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                if status != 304:
-                    self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if status != 304:
-                    self.wfile.write(body)
+                send(self, status, body, None, headers)
 
         return _Handler
 

@@ -12,7 +12,7 @@ import redis
 
 from tests.conftest import Service, stream_docs
 from tests.support import hostile
-from tests.support.newsroom import article_html, rss
+from tests.support.newsroom import article_html
 from tests.support.webserver import FixtureServer, send, serve_stories
 
 
@@ -57,13 +57,9 @@ def test_articles_per_task_1_sends_every_article_in_a_message_of_its_own(
 def test_an_article_that_fails_once_retries_alone_while_its_batch_goes_on(
     service: Service, web: FixtureServer, r: redis.Redis, prefix: str
 ) -> None:
-    paths = [f"/gen/story-{i}.html" for i in range(6)]
-    for i, path in enumerate(paths):
-        web.route(path, hostile.page(article_html(i).encode()))
+    expected = serve_stories(web, 6)
     flaky = hostile.Sequence(hostile.status(503), hostile.page(article_html(2).encode()))
-    web.route(paths[2], flaky)
-    feed = rss(web.base, paths).encode()
-    web.route("/feeds/gen.rss", lambda req: send(req, 200, feed, "application/rss+xml"))
+    web.route("/gen/story-2.html", flaky)
     service.start_worker()
 
     summary = service.fetch_wait("--feed", web.url("/feeds/gen.rss"))
@@ -73,7 +69,7 @@ def test_an_article_that_fails_once_retries_alone_while_its_batch_goes_on(
     [batch] = _batches(service.logs())
     assert (batch["articles"], batch["queued"], batch["retry"]) == (6, 5, 1)
     docs = stream_docs(r, f"{prefix}articles")
-    assert sorted(d["url"] for d in docs) == sorted(web.url(p) for p in paths)
+    assert {d["url"] for d in docs} == expected and len(docs) == 6
 
 
 def test_a_batch_past_half_its_time_limit_hands_the_rest_on_and_loses_none(
@@ -82,7 +78,6 @@ def test_a_batch_past_half_its_time_limit_hands_the_rest_on_and_loses_none(
     # a site that serves one page at a time, 0.5 s each: the 8 pages of a batch arrive
     # over 4 s, past half the 6 s soft limit
     one_at_a_time = threading.Lock()
-    paths = [f"/gen/story-{i}.html" for i in range(8)]
 
     def slow(body: bytes) -> Callable[[BaseHTTPRequestHandler], None]:
         def handler(req: BaseHTTPRequestHandler) -> None:
@@ -92,10 +87,7 @@ def test_a_batch_past_half_its_time_limit_hands_the_rest_on_and_loses_none(
 
         return handler
 
-    for i, path in enumerate(paths):
-        web.route(path, slow(article_html(i).encode()))
-    feed = rss(web.base, paths).encode()
-    web.route("/feeds/gen.rss", lambda req: send(req, 200, feed, "application/rss+xml"))
+    expected = serve_stories(web, 8, respond=slow)
     service.env.update(
         {
             "INGEST_WORKER__TASK_SOFT_TIME_LIMIT_SECONDS": "6",
@@ -108,7 +100,7 @@ def test_a_batch_past_half_its_time_limit_hands_the_rest_on_and_loses_none(
 
     assert summary["complete"] and summary["queued"] == 8 and summary["failed"] == 0
     docs = stream_docs(r, f"{prefix}articles")
-    assert sorted(d["url"] for d in docs) == sorted(web.url(p) for p in paths)  # each once
+    assert sorted(d["url"] for d in docs) == sorted(expected)  # each once
     batches = _batches(service.logs())
     assert len(batches) > 1 and batches[0].get("handed_on", 0) > 0
     assert sum(b["articles"] - b.get("handed_on", 0) for b in batches) == 8
@@ -122,29 +114,27 @@ def test_a_batch_downloads_its_pages_side_by_side(
     # downloads started side by side get past the gate without the timeout
     gate = threading.Event()
     arrived: list[str] = []
-    paths = [f"/gen/story-{i}.html" for i in range(8)]
 
     def held(body: bytes) -> Callable[[BaseHTTPRequestHandler], None]:
         def handler(req: BaseHTTPRequestHandler) -> None:
             arrived.append(req.path)
-            if len(arrived) >= len(paths):
+            if len(arrived) >= 8:
                 gate.set()
             gate.wait(10)
             send(req, 200, body, "text/html; charset=utf-8")
 
         return handler
 
-    for i, path in enumerate(paths):
-        web.route(path, held(article_html(i).encode()))
-    feed = rss(web.base, paths).encode()
-    web.route("/feeds/gen.rss", lambda req: send(req, 200, feed, "application/rss+xml"))
+    expected = serve_stories(web, 8, respond=held)
     service.start_worker("--concurrency", "1")
 
     summary = service.fetch_wait("--feed", web.url("/feeds/gen.rss"))
 
     assert summary["complete"] and summary["queued"] == 8
     assert [b["articles"] for b in _batches(service.logs())] == [8]  # one task, one thread
-    assert gate.is_set() and sorted(arrived) == sorted(paths)  # opened by the 8th request
+    assert gate.is_set() and sorted(web.url(p) for p in arrived) == sorted(
+        expected
+    )  # opened by the 8th request
 
 
 def test_the_pending_set_of_a_run_holds_its_articles_until_each_is_decided(

@@ -137,24 +137,32 @@ def send(
         req.wfile.write(body)
 
 
-def serve_stories(web: FixtureServer, n: int, delay: float = 0.0, first: int = 0) -> set[str]:
+def serve_stories(
+    web: FixtureServer,
+    n: int,
+    delay: float = 0.0,
+    first: int = 0,
+    respond: Callable[[bytes], Handler] | None = None,
+) -> set[str]:
     """n generated on-topic articles and a feed of them at /feeds/gen.rss; returns their URLs.
 
-    Each page waits ``delay`` seconds before it answers (a slow site).
+    Each page waits ``delay`` seconds before it answers (a slow site); ``respond``
+    makes the handler of a page from its body, for tests that answer their own way.
     """
     from tests.support.newsroom import article_html, rss
 
-    paths = []
-    for i in range(first, first + n):
-        body = article_html(i).encode()
-
-        def handler(req: BaseHTTPRequestHandler, body: bytes = body) -> None:
+    def plain(body: bytes) -> Handler:
+        def handler(req: BaseHTTPRequestHandler) -> None:
             if delay:
                 time.sleep(delay)
             send(req, 200, body, "text/html; charset=utf-8")
 
+        return handler
+
+    paths = []
+    for i in range(first, first + n):
         paths.append(f"/gen/story-{i}.html")
-        web.route(paths[-1], handler)
+        web.route(paths[-1], (respond or plain)(article_html(i).encode()))
     feed = rss(web.base, paths).encode()
     web.route("/feeds/gen.rss", lambda req: send(req, 200, feed, "application/rss+xml"))
     return {web.url(p) for p in paths}
