@@ -73,6 +73,12 @@ def test_normalize_keeps_different_words_different() -> None:
     assert normalize("Belarus signs deal") != normalize("Belarus rejects deal")
 
 
+def test_normalize_treats_every_ascii_character_as_the_unicode_path_does() -> None:
+    # ASCII text takes a byte-table shortcut; one non-ASCII letter sends it the long way
+    every_ascii = "".join(f"a{chr(c)}b " for c in range(128))
+    assert normalize(every_ascii) + " é" == normalize(every_ascii + " é")
+
+
 # ---- content hash ---------------------------------------------------------------------
 
 

@@ -17,41 +17,21 @@ from functools import lru_cache
 
 import numpy as np
 
-_QUOTES = str.maketrans(
-    {
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201a": "'",
-        "\u201b": "'",
-        "\u2032": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u201e": '"',
-        "\u201f": '"',
-        "\u2033": '"',
-        "\u00ab": '"',
-        "\u00bb": '"',
-        "\u2039": "'",
-        "\u203a": "'",
-        "\u2010": "-",
-        "\u2011": "-",
-        "\u2012": "-",
-        "\u2013": "-",
-        "\u2014": "-",
-        "\u2015": "-",
-        "\u2212": "-",
-        "\u00ad": None,
-    }
-)
-# letters and digits make a word; everything else separates words
+# letters and digits make a word; everything else separates words (quotes, dashes and
+# other punctuation, whatever their Unicode form)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# the same for ASCII text, a byte table: lower-case letters and digits kept, the rest a space
+_ASCII_WORDS = bytes(c if chr(c).isalnum() else 32 for c in range(128)).lower() + b" " * 128
 
 
 def normalize(text: str) -> str:
-    """A canonical form of a text for hashing: NFKC, unescaped, plain quotes, casefolded,
-    one space between words and no punctuation."""
-    text = html.unescape(text)
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
+    """A canonical form of a text for hashing: NFKC, unescaped, casefolded, one space
+    between words and no punctuation (soft hyphens dropped, so a hyphenated word stays one)."""
+    if "&" in text:
+        text = html.unescape(text)
+    if text.isascii():  # NFKC leaves ASCII as it is: a table lookup per byte does the rest
+        return " ".join(text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split())
+    text = unicodedata.normalize("NFKC", text.replace("\u00ad", "")).casefold()
     return " ".join(_WORD.findall(text))
 
 
