@@ -19,7 +19,10 @@ near-duplicates and off-topic pages, every request delayed by a draw from
 * **floor**: ``trafilatura.extract`` (JSON output) with the options our worker
   uses, over the pages already in memory, in a ``multiprocessing`` pool of one
   process per core: no network, no queue, no dedup; and the same with
-  ``bare_extraction``, the call our worker makes (no output serialisation);
+  ``bare_extraction`` (no output serialisation);
+* **our extraction alone**: :func:`worker.extract.extract`, our worker's own
+  extraction step, the same way, right before every run of ours too: the CPU line
+  shows ours against it, what the service costs beyond its extraction;
 * **ours**, for each ``--workers`` × ``--pool`` × ``--concurrency`` (or each
   ``--config W:POOL:C``): a fresh redis-server of its own (append-only file on,
   as in production), ``ingest worker`` processes started as a user starts them, then one timed
@@ -185,13 +188,34 @@ def _floor_bare(page: tuple[str, str]) -> int:
     return len(getattr(doc, "text", None) or "")
 
 
-def run_floor(pages: list[tuple[str, str]], procs: int, bare: bool = False) -> dict[str, Any]:
-    """trafilatura over pages in memory, in ``procs`` processes (spawned: no threads forked).
+def _floor_worker(page: tuple[str, str]) -> int:
+    from worker.errors import NotAnArticle
+    from worker.extract import extract
 
-    ``bare``: ``bare_extraction`` (what our worker calls: no output serialisation)
-    instead of ``extract(output_format="json")``.
+    html, url = page
+    try:
+        return len(extract(html, url).text)
+    except NotAnArticle:
+        return 0
+
+
+FLOORS = {
+    "extract": ("floor: trafilatura", _floor_extract),
+    "bare": ("floor (bare_extraction): trafilatura", _floor_bare),
+    "worker": ("our extraction alone: worker.extract", _floor_worker),
+}
+
+
+def run_floor(pages: list[tuple[str, str]], procs: int, kind: str = "extract") -> dict[str, Any]:
+    """Extraction over pages in memory, in ``procs`` processes (spawned: no threads forked).
+
+    ``kind``: ``extract`` is the floor, ``trafilatura.extract(output_format="json")``;
+    ``bare``, ``trafilatura.bare_extraction`` with the same options (no output
+    serialisation); ``worker``, our worker's own extraction step
+    (:func:`worker.extract.extract`: no serialisation, and only the metadata the
+    message carries), so that the service's overhead over its own extraction shows.
     """
-    fn = _floor_bare if bare else _floor_extract
+    label, fn = FLOORS[kind]
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(procs, initializer=_floor_init) as pool:
         pool.map(fn, pages[: procs * 2], chunksize=1)  # every process imported and warm
@@ -205,7 +229,7 @@ def run_floor(pages: list[tuple[str, str]], procs: int, bare: bool = False) -> d
         hwm = [proc_status_mb(p.pid, "VmHWM") for p in workers]
         pss = pss_mb(workers)
     return {
-        "name": f"floor{' (bare_extraction)' if bare else ''}: trafilatura x {procs} procs",
+        "name": f"{label} x {procs} procs",
         "processes": procs,
         "articles": len(pages),
         "extracted": sum(1 for s in sizes if s),
@@ -560,7 +584,7 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     med = dict(ordered[(len(ordered) - 1) // 2])
     med["repeats"] = [
         {"wall_seconds": r["wall_seconds"], "cpu_seconds": r["cpu_seconds"]}
-        | ({"paired_floor": r["paired_floor"]} if "paired_floor" in r else {})
+        | {key: r[key] for key in ("paired_floor", "paired_own") if key in r}
         for r in runs
     ]
     walls = [r["wall_seconds"] for r in runs]
@@ -585,8 +609,9 @@ def table(
     cli: dict[str, Any] | None,
     floor: dict[str, Any] | None,
     ours: list[dict[str, Any]],
-    bare: dict[str, Any] | None = None,
+    *more: dict[str, Any] | None,
 ) -> str:
+    """The table: baselines first (``more``: other extraction-only rows), then our runs."""
     head = (
         f"{'run':<40}{'procs':>6}{'wall s':>8}{'art/s':>8}{'CPU ms/art':>11}{'+client':>8}{'RSS MB/proc':>12}"
         f"{'PSS MB all':>11}{'Redis MB':>9} |{'wall/CLI':>9}{'art/s/floor':>12}{'CPU/floor':>10}"
@@ -597,7 +622,7 @@ def table(
     def ratio(a: float, b: float | None) -> str:
         return f"{a / b:.2f}" if b else "-"
 
-    for r in [x for x in (cli, floor, bare) if x] + ours:
+    for r in [x for x in (cli, floor, *more) if x] + ours:
         aps, cpu = per_article(r)
         redis_mb = f"{r['redis_used_memory_mb']:.1f}" if "redis_used_memory_mb" in r else "-"
         client = f"{r['client_cpu_seconds'] / r['articles'] * 1000:.1f}" if "client_cpu_seconds" in r else "-"
@@ -614,15 +639,19 @@ def table(
 
 
 def paired_ratios(
-    ours: dict[str, Any], base: dict[str, Any], measure: Callable[[dict[str, Any], int], float]
+    ours: dict[str, Any],
+    base: dict[str, Any],
+    measure: Callable[[dict[str, Any], int], float],
+    key: str = "paired_floor",
 ) -> list[float]:
-    """ours / floor of ``measure`` for each run of ours, against the floor run just before it.
+    """ours / baseline of ``measure`` for each run of ours, against the baseline run just
+    before it (``key``: the floor, or our extraction alone).
 
     This machine's speed drifts by tens of percent within minutes; a ratio of two
     measurements taken seconds apart is the figure least moved by it.
     """
-    runs = [x for x in ours.get("repeats", []) if "paired_floor" in x]
-    return [measure(x, ours["articles"]) / measure(x["paired_floor"], base["articles"]) for x in runs]
+    runs = [x for x in ours.get("repeats", []) if key in x]
+    return [measure(x, ours["articles"]) / measure(x[key], base["articles"]) for x in runs]
 
 
 def fmt_ratios(ratios: list[float]) -> str:
@@ -635,12 +664,14 @@ def targets(
     ours: list[dict[str, Any]],
     memory: dict[str, Any] | None,
     bare: dict[str, Any] | None = None,
+    own: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The issue's targets, judged on the best of our runs (highest throughput).
 
     The floor is ``trafilatura.extract`` as the issue defines it; the CPU line also
-    notes the ratio to ``bare_extraction`` (our worker's call, ~3 ms cheaper per page
-    on the newsroom's pages as it skips the output serialisation).
+    notes the ratio to ``bare_extraction`` (no output serialisation) and to our
+    worker's extraction step alone (``own``): what the service costs beyond its own
+    extraction, whatever that extraction saves against the floor.
     """
     out: list[dict[str, Any]] = []
     if not ours:
@@ -665,6 +696,10 @@ def targets(
         note = f"{with_client / per_article(floor)[1]:.2f}x with the fetch client"
         if bare:
             note += f"; {per_article(best)[1] / per_article(bare)[1]:.2f}x bare_extraction"
+        if own:
+            own_r = paired_ratios(best, own, lambda x, n: x["cpu_seconds"] / n, key="paired_own")
+            note += f"; {statistics.median(own_r or [per_article(best)[1] / per_article(own)[1]]):.2f}x"
+            note += " our extraction alone" + (" (paired)" if own_r else "")
         if cpu_r:
             note = f"paired runs {fmt_ratios(cpu_r)}; of the medians {v:.2f}x; " + note
             v = statistics.median(cpu_r)
@@ -772,7 +807,7 @@ def main() -> None:
     command = shlex.join([".venv/bin/python", "-m", "bench.e2e_bench", *sys.argv[1:]])
     print(f"e2e benchmark: {command}\n  work folder {work}, load {loadavg()}, {os.cpu_count()} cpus")
     stories = plan_stories(args.articles, args.feeds, args.dup_share, args.offtopic_share)
-    cli = floor = bare = memory = None
+    cli = floor = bare = own = memory = None
     ours: list[dict[str, Any]] = []
     load_start = loadavg()
     try:
@@ -790,12 +825,13 @@ def main() -> None:
             html = [(h, u) for u, h in pages.items()]
             floors: list[dict[str, Any]] = []
             bares: list[dict[str, Any]] = []
+            owns: list[dict[str, Any]] = []
             clis: list[dict[str, Any]] = []
             runs: list[list[dict[str, Any]]] = [[] for _ in configs]
             for k in range(args.repeat):
                 if not args.no_baselines:
                     floors.append(run_floor(html, args.floor_processes))
-                    bares.append(run_floor(html, args.floor_processes, True))
+                    bares.append(run_floor(html, args.floor_processes, "bare"))
                     clis.append(
                         run_cli(list(pages), args.cli_parallel or args.feeds, work / f"cli-{k}", room)
                     )
@@ -806,16 +842,16 @@ def main() -> None:
                     prof = None
                     if args.profile and i == 0 and k == 0:
                         prof = (args.profile.resolve(), args.profile_format, args.profile_gil)
-                    paired = None
+                    paired = paired_own = None
                     if not args.no_baselines:  # the floor again, right before: this run's own baseline
+                        paired_own = run_floor(html, args.floor_processes, "worker")
+                        owns.append(paired_own)
                         paired = run_floor(html, args.floor_processes)
                         floors.append(paired)
                     r = run_ours(room, stories, args.feeds, w, pool, conc, work / f"ours-{i}-{k}", prof)
-                    if paired:
-                        r["paired_floor"] = {
-                            "wall_seconds": paired["wall_seconds"],
-                            "cpu_seconds": paired["cpu_seconds"],
-                        }
+                    for key, base in (("paired_floor", paired), ("paired_own", paired_own)):
+                        if base:
+                            r[key] = {k: base[k] for k in ("wall_seconds", "cpu_seconds")}
                     runs[i].append(r)
                     cpu = {key: round(v, 1) for key, v in r["cpu_breakdown"].items()}
                     secs = f"{r['wall_seconds']:.1f}s, {r['cpu_seconds']:.1f} CPU s"
@@ -826,8 +862,9 @@ def main() -> None:
                     )
             if not args.no_baselines:
                 floor, bare, cli = median_run(floors), median_run(bares), median_run(clis)
+                own = median_run(owns) if owns else None
             ours = [median_run(rs) for rs in runs]
-            for r in [x for x in (floor, bare, cli) if x] + ours:
+            for r in [x for x in (floor, bare, own, cli) if x] + ours:
                 print(f"  {r['name']}: {r['wall_seconds']:.1f}s, {r['cpu_seconds']:.1f} CPU s {r['spread']}")
             if args.memory_articles:
                 pool, _, conc = args.memory_config.partition(":")
@@ -837,8 +874,8 @@ def main() -> None:
             print(f"  kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    out = table(cli, floor, ours, bare)
-    ts = targets(cli, floor, ours, memory, bare)
+    out = table(cli, floor, ours, bare, own)
+    ts = targets(cli, floor, ours, memory, bare, own)
     summary = format_targets(ts, ours, memory)
     print()
     print(out)
@@ -860,7 +897,12 @@ def main() -> None:
         },
         "params": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "extract_options": EXTRACT_OPTIONS,
-        "baselines": {"trafilatura_cli": cli, "floor": floor, "floor_bare_extraction": bare},
+        "baselines": {
+            "trafilatura_cli": cli,
+            "floor": floor,
+            "floor_bare_extraction": bare,
+            "our_extraction_alone": own,
+        },
         "ours": ours,
         "memory": memory,
         "targets": ts,
