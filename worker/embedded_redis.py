@@ -48,6 +48,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def server_command(binary: str, port: int, directory: Path, *, appendonly: bool = True) -> list[str]:
+    """A redis-server of ours: loopback only, its own folder, no RDB snapshots, and the
+    append-only file on (fsync every second) unless ``appendonly`` is False.
+
+    The embedded default and the tests' and benchmarks' throw-away servers start alike.
+    """
+    aof = ["--appendonly", "yes", "--appendfsync", "everysec"] if appendonly else ["--appendonly", "no"]
+    return [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), *aof, "--save", ""]
+
+
 def running_url(data_dir: Path) -> str | None:
     """The URL of an embedded server started from this data folder, if it answers."""
     f = data_dir / URL_FILE
@@ -79,25 +89,8 @@ class EmbeddedRedis:
             )
         self.dir.mkdir(parents=True, exist_ok=True)
         binary = find_redis_server()
-        args = [
-            binary,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(self.dir),
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "everysec",
-            "--save",
-            "",
-            "--daemonize",
-            "no",
-            "--logfile",
-            str(self.dir / "redis.log"),
-        ]
+        args = server_command(binary, self.port, self.dir)
+        args += ["--daemonize", "no", "--logfile", str(self.dir / "redis.log")]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
         deadline = time.monotonic() + timeout

