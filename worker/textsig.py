@@ -26,9 +26,9 @@ _ASCII_WORDS = bytes(c if chr(c).isalnum() else 32 for c in range(128)).lower() 
 
 def normalize(text: str) -> str:
     """A canonical form of a text for hashing: NFKC, unescaped, casefolded, one space
-    between words and no punctuation (soft hyphens dropped, so a hyphenated word stays one)."""
-    if "&" in text:
-        text = html.unescape(text)
+    between words and no punctuation (soft hyphens, invisible break hints, dropped: the
+    word they sit in stays one word)."""
+    text = html.unescape(text)  # returns at once when there is no "&"
     if text.isascii():  # NFKC leaves ASCII as it is: a table lookup per byte does the rest
         return " ".join(text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split())
     text = unicodedata.normalize("NFKC", text.replace("\u00ad", "")).casefold()
