@@ -66,10 +66,37 @@ end
 -- old bucket to move, present while rehashing); tables e<N>:<t>:<g>; overflow e<N>:<t>:o
 local LOAD = 0.6
 
+-- a table's meta is read once per run of this script and kept here (false: no table);
+-- inserts change it here, and flush_metas() writes the changed ones back at the end
+local metas, dirty = {}, {}  -- dirty: meta keys in the order first changed
+
 local function meta(tname, ep)
-  local m = redis.call("HMGET", ekey(ep, tname .. ":m"), "g", "S", "n", "mig")
-  if not m[1] then return nil end
-  return {g = tonumber(m[1]), S = tonumber(m[2]), n = tonumber(m[3]), mig = m[4] and tonumber(m[4])}
+  local mkey = ekey(ep, tname .. ":m")
+  local m = metas[mkey]
+  if m == nil then
+    local v = redis.call("HMGET", mkey, "g", "S", "n", "mig")
+    m = v[1] and {g = tonumber(v[1]), S = tonumber(v[2]), n = tonumber(v[3]), mig = v[4] and tonumber(v[4])}
+      or false
+    metas[mkey] = m
+  end
+  return m or nil
+end
+
+local function flush_metas()
+  for _, mkey in ipairs(dirty) do
+    local m = metas[mkey]
+    redis.call("HSET", mkey, "g", m.g, "S", m.S, "n", m.n)
+    if m.mig then redis.call("HSET", mkey, "mig", m.mig) else redis.call("HDEL", mkey, "mig") end
+    expire(mkey)
+  end
+end
+
+-- whether a table has an overflow hash (most have none: no HGET per lookup then)
+local overflows = {}
+
+local function has_overflow(okey)
+  if overflows[okey] == nil then overflows[okey] = redis.call("EXISTS", okey) == 1 end
+  return overflows[okey]
 end
 
 -- a table is split over keys of at most SHARD_BUCKETS buckets (Redis strings stop at 512 MB)
@@ -128,7 +155,8 @@ local function tbl_find(tname, ep, h8, out)
     local so = m.S / 2
     scan(read_pair(ekey(ep, tname .. ":" .. (m.g - 1)), so, sel % so), fp, out)
   end
-  local o = redis.call("HGET", ekey(ep, tname .. ":o"), fp)
+  local okey = ekey(ep, tname .. ":o")
+  local o = has_overflow(okey) and redis.call("HGET", okey, fp)
   if o then
     for p = 1, string.len(o), 4 do out[#out + 1] = struct.unpack("<I4", o, p) end
   end
@@ -150,6 +178,7 @@ end
 
 local function overflow(okey, fp, id)
   redis.call("HSET", okey, fp, (redis.call("HGET", okey, fp) or "") .. struct.pack("<I4", id))
+  overflows[okey] = true
   expire(okey)
 end
 
@@ -160,8 +189,10 @@ local function tbl_insert(tname, h8, id)
   local m = meta(tname, home)
   if not m then
     m = {g = 1, S = base, n = 0}
+    metas[mkey] = m
     allocate(ekey(home, tname .. ":1"), base)
   end
+  if not dirty[mkey] then dirty[#dirty + 1], dirty[mkey] = mkey, true end
   local tkey = ekey(home, tname .. ":" .. m.g)
   local fp = string.sub(h8, 1, 4)
   if not place(tkey, m.S, fp, id) then overflow(okey, fp, id) end
@@ -183,15 +214,11 @@ local function tbl_insert(tname, h8, id)
     if m.mig >= so then
       drop(old, so)
       m.mig = nil
-      redis.call("HDEL", mkey, "mig")
     end
   elseif m.n > m.S * SLOTS * LOAD then  -- start a table twice as large
     m.g, m.S, m.mig = m.g + 1, m.S * 2, 0
     allocate(ekey(home, tname .. ":" .. m.g), m.S)
   end
-  redis.call("HSET", mkey, "g", m.g, "S", m.S, "n", m.n)
-  if m.mig then redis.call("HSET", mkey, "mig", m.mig) end
-  expire(mkey)
 end
 
 -- ---- records ------------------------------------------------------------------
@@ -347,6 +374,7 @@ tbl_insert("txt", text_key, id)
 if not short then
   for b = 1, nb do tbl_insert("lsh", ARGV[23 + b], id) end
 end
+flush_metas()
 local ms, seq, sid = 0, 0, false
 if mode == "seed" then
   redis.call("HSET", prefix .. "seeds", id, seed_name)
