@@ -91,3 +91,15 @@ def test_items_seen_in_another_feed_are_skipped_without_fetching(
     assert (atom["found"], atom["already_seen"], atom["new"], atom["off_topic"]) == (3, 2, 1, 1)
     assert web.count("/news/on-topic-2.html") == 1
     assert web.count("/news/on-topic-3.html") == 1
+
+
+def test_worker_warms_up_once_in_its_main_process_before_its_pool_takes_work(
+    service: Service, web: FixtureServer
+) -> None:
+    service.start_worker()  # prefork, two children (INGEST_WORKER__CONCURRENCY)
+    summary = service.fetch_wait("--url", web.url("/news/on-topic-2.html"))
+
+    assert summary["queued"] == 1
+    logs = service.logs()
+    assert logs.count("event=warmed_up") == 1  # not once per child: they inherit it
+    assert logs.index("event=warmed_up") < logs.index("event=article_decided")

@@ -152,6 +152,21 @@ def test_robots_txt_answering_500_holds_the_sites_pages_as_transient_robots_unre
     assert 0 < r.ttl(f"{prefix}robots:{site.base}") <= FetchSettings().robots_error_cache_seconds
 
 
+def test_new_robots_txt_in_redis_is_obeyed_at_once_though_rules_are_parsed_once_per_process(
+    polite: Polite, r: redis.Redis, prefix: str, site: FixtureServer
+) -> None:
+    serve_robots(site, hostile.page(b"User-agent: *\nAllow: /\n", "text/plain"))
+    calls = serve_page(site, "/news/i.html")
+    assert polite.page(site.url("/news/i.html")) == 200
+
+    # another worker fetched the site's robots.txt again, and it changed
+    r.set(f"{prefix}robots:{site.base}", b"R" + DISALLOW_PRIVATE.replace(b"/private/", b"/news/"))
+
+    with pytest.raises(PolicyRefused):
+        polite.page(site.url("/news/i.html"))
+    assert calls == [1]
+
+
 def test_respect_robots_false_never_asks_for_robots_txt(
     r: redis.Redis, prefix: str, site: FixtureServer
 ) -> None:

@@ -225,6 +225,9 @@ def run_summary(client: redis.Redis, prefix: str, run_id: str, expected_polls: i
     return summary
 
 
+NEARLY_DONE = 64  # articles still pending
+
+
 def wait_for_run(
     client: redis.Redis, prefix: str, run_id: str, expected_polls: int, timeout: float
 ) -> dict[str, Any]:
@@ -244,7 +247,8 @@ def wait_for_run(
             summary = run_summary(client, prefix, run_id, expected_polls)
             if summary["complete"] or now > deadline:
                 return summary
-        time.sleep(0.2)
+        # looked at more often in a run's last moments: the answer is due any time then
+        time.sleep(0.05 if polls >= expected_polls and pending <= NEARLY_DONE else 0.2)
 
 
 def format_summary(s: dict[str, Any]) -> str:

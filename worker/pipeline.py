@@ -25,10 +25,10 @@ from worker.fetch import Fetcher, FetchResult
 from worker.logs import get_logger
 from worker.message import SCHEMA_VERSION, build_message
 from worker.outcomes import Recorder, decision_outcome
-from worker.politeness import Politeness
+from worker.politeness import Politeness, domain_of
 from worker.redisconn import as_str, redis_client
 from worker.settings import Settings
-from worker.textsig import normalize, url_hash
+from worker.textsig import normalize, signature, url_hash
 
 log = get_logger(__name__)
 
@@ -45,6 +45,19 @@ if v and v ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return 1
 """
+
+
+def warm_up(settings: Settings) -> None:
+    """Build what every process would otherwise build during its first article.
+
+    The Public Suffix List behind :func:`~worker.politeness.domain_of` (~40 ms to
+    load), the MinHash permutations and numpy's first use (~25 ms), the topic's term
+    index. Called in the worker's main process before its pool starts, so prefork
+    children inherit them instead of each paying in its first task.
+    """
+    domain_of("http://example.com/")
+    signature(normalize("warm up"), k=settings.dedup.shingle_words, num_perm=settings.dedup.num_perm)
+    relevance.score_normalized("warm up", settings.topic)
 
 
 def item_keys(item: Item) -> list[bytes]:
@@ -256,7 +269,9 @@ class Ingest:
         ``page``: its download started by :meth:`prefetch`, else it is fetched here.
         """
         keys = item_keys(item)
-        prior = self.index.decisions(keys[:1])[0]
+        # a prefetched item was looked up by prefetch() a moment ago; one decided since is
+        # caught where its decision is written (the decide script, mark_final)
+        prior = self.index.decisions(keys[:1])[0] if page is None else None
         if prior:
             return self._finish(item, run_id, Outcome(decision_outcome(prior), detail={"prior": prior}))
         try:
@@ -276,7 +291,8 @@ class Ingest:
         norm = normalize(ext.text)  # once, for relevance and dedup alike
         rel = relevance.score_normalized(f"{normalize(ext.title or '')} {norm}", self.settings.topic)
         if not rel.on_topic:
-            self.recorder.mark_final(self.index.url_hashes(), keys, "off_topic", "o")
+            if not self.recorder.mark_final(self.index.url_hashes(), keys, "off_topic", "o"):
+                return self._decided_meanwhile(keys, "off_topic")
             return Outcome("off_topic", detail={"relevance": rel.score, "mentions": rel.mentions})
         prep = self.index.prepare_normalized(norm)
         message = build_message(
@@ -293,6 +309,13 @@ class Ingest:
             prep, keys[0], message, now=int(time.time()), url=item.url, source=item.source
         )
         return self._verdict_outcome(verdict, keys)
+
+    def _decided_meanwhile(self, keys: list[bytes], ours: str) -> Outcome:
+        """The outcome of an item another task decided first: its decision, not ours."""
+        prior = self.index.decisions(keys[:1])[0]
+        if prior is None:  # decided under the GUID only, or expired since: ours stands
+            return Outcome(ours)
+        return Outcome(decision_outcome(prior), detail={"prior": prior})
 
     def _verdict_outcome(self, v: Verdict, keys: list[bytes]) -> Outcome:
         if v.status == "seen":  # another worker decided this URL a moment ago
@@ -315,12 +338,15 @@ class Ingest:
             "attempts": attempts,
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        first = self.recorder.mark_final(
-            self.index.url_hashes(), item_keys(item), "failed", f"f:{exc.reason}", entry
-        )
+        keys = item_keys(item)
+        first = self.recorder.mark_final(self.index.url_hashes(), keys, "failed", f"f:{exc.reason}", entry)
         if first and not isinstance(exc, PermanentError):
             self.recorder.dead_letter(entry)
-        outcome = Outcome("failed", reason=exc.reason, detail={"error": str(exc)[:300]})
+        outcome = (
+            Outcome("failed", reason=exc.reason, detail={"error": str(exc)[:300]})
+            if first
+            else self._decided_meanwhile(keys, "failed")
+        )
         if run_id:
             self._finish(item, run_id, outcome)
         return outcome

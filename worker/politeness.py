@@ -38,6 +38,7 @@ import math
 import threading
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -56,6 +57,8 @@ log = get_logger(__name__)
 # RFC 9309: crawlers must parse at least the first 500 KiB
 ROBOTS_MAX_BYTES = 500 * 1024
 ROBOTS_LOCK_STRIPES = 64
+# robots.txt bodies parsed and kept per process, by content (at most 64 x ROBOTS_MAX_BYTES)
+ROBOTS_PARSED = 64
 
 # KEYS[1] the domain's next free slot (ms); ARGV: interval ms, longest wait ms.
 # Returns {1, wait_ms} with the slot reserved, or {0, wait_ms} when it is too far off.
@@ -82,6 +85,17 @@ def origin_of(url: str) -> str:
     """``scheme://host[:port]``, the scope of one robots.txt."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1].lower()}"
+
+
+@lru_cache(maxsize=ROBOTS_PARSED)
+def parse_robots(body: bytes) -> Protego:
+    """A robots.txt body's rules, parsed once per process and content.
+
+    Every page asks for its site's rules; real robots.txt files run to tens of KB.
+    Keyed by the body itself, so a new robots.txt in Redis is obeyed at once.
+    The parsed rules are only read (thread-safe).
+    """
+    return Protego.parse(body.decode("utf-8", errors="replace"))
 
 
 class Politeness:
@@ -141,7 +155,7 @@ class Politeness:
                 f"robots.txt of {origin} is unreachable ({as_str(cached[1:])}); its pages wait",
                 reason="robots_unreachable",
             )
-        return Protego.parse(cached[1:].decode("utf-8", errors="replace"))
+        return parse_robots(cached[1:])
 
     def _fetch_robots(self, origin: str, key: str) -> bytes:
         url = origin + "/robots.txt"

@@ -18,14 +18,14 @@ from typing import Any, TypeVar
 import kombu.exceptions
 import redis
 from celery.exceptions import Reject, SoftTimeLimitExceeded
-from celery.signals import worker_process_shutdown
+from celery.signals import worker_init, worker_process_shutdown
 
 from worker.celery_app import app
 from worker.errors import DomainBusy, IngestError, PermanentError, RateLimited, TransientError
 from worker.feeds import Item
 from worker.fetch import FetchResult
 from worker.logs import get_logger
-from worker.pipeline import Ingest, Outcome
+from worker.pipeline import Ingest, Outcome, warm_up
 from worker.politeness import FeedBackoff
 from worker.redisconn import as_str
 from worker.settings import get_settings
@@ -46,6 +46,13 @@ def get_ingest() -> Ingest:
         _ingest = Ingest(get_settings())
         _ingest_pid = os.getpid()
     return _ingest
+
+
+@worker_init.connect
+def _warm_up(**_: Any) -> None:
+    started = time.monotonic()
+    warm_up(get_settings())  # before the pool forks: its children inherit the result
+    log.info("warmed_up", seconds=round(time.monotonic() - started, 3))
 
 
 @worker_process_shutdown.connect
