@@ -1,0 +1,80 @@
+"""The pipeline in one process (no Celery): how an article's outcome is decided and reported.
+
+A prefetched article is looked up once, when its batch starts its downloads; a
+decision another task writes while the page downloads must still win over ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from tests.support.webserver import FixtureServer
+from worker.feeds import Item, canonical_url
+from worker.pipeline import Ingest, item_keys
+from worker.settings import load_settings
+
+
+@pytest.fixture
+def ingest(env: dict[str, str], r: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ingest]:
+    for k, v in env.items():
+        if k.startswith(("INGEST_", "REDIS_URL")):
+            monkeypatch.setenv(k, v)
+    pipeline = Ingest(load_settings(), r)
+    yield pipeline
+    pipeline.close()
+
+
+def _item(web: FixtureServer, path: str) -> Item:
+    url = web.url(path)
+    return Item(url=url, canonical_url=canonical_url(url), source="test")
+
+
+def test_prefetched_off_topic_article_is_recorded_off_topic(ingest: Ingest, web: FixtureServer) -> None:
+    item = _item(web, "/news/off-topic-1.html")
+    [page] = ingest.prefetch([item])
+
+    outcome = ingest.process(item, page=page)
+
+    assert outcome.outcome == "off_topic"
+    assert ingest.index.decisions(item_keys(item)[:1]) == ["o"]
+
+
+def test_off_topic_article_decided_by_another_task_meanwhile_reports_that_decision(
+    ingest: Ingest, web: FixtureServer
+) -> None:
+    item = _item(web, "/news/off-topic-1.html")
+    [page] = ingest.prefetch([item])
+    ingest.index.mark(item_keys(item)[:1], "q:7")  # another task queued it while the page downloaded
+
+    outcome = ingest.process(item, page=page)
+
+    assert (outcome.outcome, outcome.detail) == ("queued", {"prior": "q:7"})
+    assert ingest.index.decisions(item_keys(item)[:1]) == ["q:7"]
+
+
+def test_failed_article_decided_by_another_task_meanwhile_reports_that_decision(
+    ingest: Ingest, web: FixtureServer
+) -> None:
+    item = _item(web, "/news/gone.html")  # 404: a permanent failure
+    [page] = ingest.prefetch([item])
+    ingest.index.mark(item_keys(item)[:1], "d:3")
+
+    outcome = ingest.process(item, page=page)
+
+    assert (outcome.outcome, outcome.detail) == ("duplicate", {"prior": "d:3"})
+    assert ingest.index.decisions(item_keys(item)[:1]) == ["d:3"]
+
+
+def test_failed_article_is_recorded_failed_when_nothing_else_decided_it(
+    ingest: Ingest, web: FixtureServer
+) -> None:
+    item = _item(web, "/news/gone.html")
+    [page] = ingest.prefetch([item])
+
+    outcome = ingest.process(item, page=page)
+
+    assert (outcome.outcome, outcome.reason) == ("failed", "http_404")
+    assert ingest.index.decisions(item_keys(item)[:1]) == ["f:http_404"]
