@@ -154,10 +154,10 @@ def fetch(
     as_json: bool,
 ) -> None:
     """Send an ad-hoc fetch through the broker to the running workers."""
-    from worker.feeds import Item, canonical_url, is_fetchable
-
     if not (feeds or urls or all_sources):
         raise click.UsageError("give --feed URL, --url URL or --all")
+    if urls or feeds:  # (worker.feeds brings courlan: a fifth of this command's start-up)
+        from worker.feeds import Item, canonical_url, is_fetchable
     for option, values in (("--url", urls), ("--feed", feeds)):
         for u in values:  # every argument checked before anything is sent
             if not is_fetchable(u):
