@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import jsonschema
+import psutil
 import redis
 
 from tests.conftest import Service, stream_docs
 from tests.support.webserver import FixtureServer
 from worker.message import load_schema
+from worker.settings import cpu_cores
 
 ON_TOPIC = [f"/news/on-topic-{i}.html" for i in range(2, 6)]
 
@@ -103,3 +106,17 @@ def test_worker_warms_up_once_in_its_main_process_before_its_pool_takes_work(
     logs = service.logs()
     assert logs.count("event=warmed_up") == 1  # not once per child: they inherit it
     assert logs.index("event=warmed_up") < logs.index("event=article_decided")
+
+
+def test_worker_with_the_default_concurrency_runs_three_processes_per_core(
+    service: Service, env: dict[str, str]
+) -> None:
+    del env["INGEST_WORKER__CONCURRENCY"]  # the shipped configuration's value: 0
+    proc = service.start_worker()
+    deadline = time.monotonic() + 60
+    while "alive" not in service.ingest("check", check=False).stdout and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+    children = psutil.Process(proc.pid).children()
+
+    assert len(children) == 3 * cpu_cores()

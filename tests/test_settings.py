@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from worker.errors import ConfigError
-from worker.settings import get_settings, load_settings
+from worker.settings import cpu_cores, get_settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 INGEST = str(Path(sys.executable).with_name("ingest"))
@@ -163,6 +163,20 @@ def test_environment_override_keeps_the_other_keys_of_that_section_from_the_file
     fetch = load_settings().fetch
 
     assert (fetch.max_retries, fetch.max_redirects) == (7, 2)
+
+
+def test_worker_concurrency_0_means_three_tasks_per_core(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    use_config(monkeypatch, tmp_path / "ingest.toml", MINIMAL + "[worker]\nconcurrency = 0\n")
+
+    assert load_settings().worker.tasks_at_once == 3 * cpu_cores()
+
+
+def test_worker_concurrency_given_is_taken_as_it_is(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    use_config(monkeypatch, tmp_path / "ingest.toml", MINIMAL + "[worker]\nconcurrency = 5\n")
+
+    assert load_settings().worker.tasks_at_once == 5
 
 
 def test_file_values_are_used_when_no_environment_variable_is_set(

@@ -45,7 +45,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_on_failure_or_timeout": False,
         "worker_prefetch_multiplier": 1,
         "worker_hijack_root_logger": False,
-        "worker_concurrency": settings.worker.concurrency,
+        "worker_concurrency": settings.worker.tasks_at_once,
         "worker_pool": settings.worker.pool,
         "worker_send_task_events": False,
         "task_default_queue": QUEUE_ARTICLES,

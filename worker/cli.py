@@ -76,7 +76,7 @@ def _start_worker(s: Settings, *, beat: bool, concurrency: int | None, pool: str
         "-Q",
         f"{QUEUE_POLL},{QUEUE_ARTICLES}",
         "-c",
-        str(concurrency or s.worker.concurrency),
+        str(concurrency or s.worker.tasks_at_once),
         "-P",
         pool or s.worker.pool,
         "-n",

@@ -182,8 +182,20 @@ class RedisSettings(_Section):
     broker_db: int = Field(default=0, ge=0, le=15)
 
 
+TASKS_PER_CORE = 3
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (its affinity mask, where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 class WorkerSettings(_Section):
-    concurrency: int = Field(default=4, ge=1, le=256)
+    # tasks at once per worker; 0: TASKS_PER_CORE per core (README: Pool and concurrency)
+    concurrency: int = Field(default=0, ge=0, le=256)
     pool: Literal["prefork", "threads", "solo"] = "prefork"
     # a task still unacknowledged this long after delivery is handed to another worker
     # (its worker died): must exceed the longest task
@@ -195,6 +207,12 @@ class WorkerSettings(_Section):
     # a poll's new articles go to workers this many to a task message (Celery's cost per
     # task is paid once for them); 1 sends one message per article
     articles_per_task: int = Field(default=8, ge=1, le=100)
+
+    @property
+    def tasks_at_once(self) -> int:
+        """``concurrency``, or three per core when it is 0: a task waits for the network
+        between its extractions, and two per core left the cores ~20% idle (BENCHMARKS.md)."""
+        return self.concurrency or TASKS_PER_CORE * cpu_cores()
 
     @model_validator(mode="after")
     def _limits_fit(self) -> WorkerSettings:
