@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -9,7 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from worker.textsig import Signature, containment, content_hash, estimate_jaccard, normalize, signature
+from worker.textsig import (
+    Signature,
+    containment,
+    content_hash,
+    estimate_jaccard,
+    normalize,
+    normalized_token_hashes,
+    signature,
+    token_hashes,
+    words,
+)
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 K, NUM_PERM = 5, 128
@@ -132,6 +143,35 @@ def test_signature_is_the_same_in_another_process(article: str) -> None:
     )
 
     assert res.stdout == sig(article).stored().hex()
+
+
+@pytest.mark.parametrize(
+    ("text", "digest", "shingles"),
+    [
+        (
+            "China and Belarus held joint drills near Brest. The defence ministers met in Minsk.",
+            "48a0f94988fc30f5fa6d0d74ff12d92e4acd8a1d940698bb572f7e546d3ad029",
+            10,
+        ),
+        (
+            "Ein Beispiel: Übung der Streitkräfte in Minsk — Zusammenarbeit mit China, 2023.",
+            "07e6b85739d6456d0b4a07f08ef711010cbba3059a1de3135277f41a46308f7b",
+            7,
+        ),
+    ],
+)
+def test_signature_values_do_not_change_between_versions(text: str, digest: str, shingles: int) -> None:
+    """An index built by an earlier version keeps matching what a newer one computes."""
+    s = sig(normalize(text))
+
+    assert (hashlib.sha256(s.values.tobytes()).hexdigest(), s.shingles) == (digest, shingles)
+
+
+def test_token_hashes_of_a_normalized_text_are_those_of_its_words() -> None:
+    for text in ("China and Belarus, 2023", "Übung der Streitkräfte — 中国 白俄罗斯", ""):
+        norm = normalize(text)
+
+        assert normalized_token_hashes(norm).tolist() == token_hashes(words(norm)).tolist()
 
 
 def test_signature_has_num_perm_values_and_counts_distinct_shingles() -> None:
