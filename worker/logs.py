@@ -49,8 +49,8 @@ def configure_logging(level: str = "INFO", fmt: str = "logfmt") -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    # our own events are rendered and written by structlog directly: a third of the cost of
-    # a trip through the stdlib logging machinery (one line per article: BENCHMARKS.md);
+    # our own events are rendered and written by structlog directly, at a third of the cost
+    # of a trip through the stdlib logging machinery (one line per article: BENCHMARKS.md)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
