@@ -42,30 +42,24 @@ def test_prefetched_off_topic_article_is_recorded_off_topic(ingest: Ingest, web:
     assert ingest.index.decisions(item_keys(item)[:1]) == ["o"]
 
 
-def test_off_topic_article_decided_by_another_task_meanwhile_reports_that_decision(
-    ingest: Ingest, web: FixtureServer
+@pytest.mark.parametrize(
+    ("path", "prior", "outcome"),
+    [
+        ("/news/off-topic-1.html", "q:7", "queued"),  # would be off_topic
+        ("/news/gone.html", "d:3", "duplicate"),  # 404: would be failed
+    ],
+)
+def test_article_decided_by_another_task_meanwhile_reports_that_decision(
+    ingest: Ingest, web: FixtureServer, path: str, prior: str, outcome: str
 ) -> None:
-    item = _item(web, "/news/off-topic-1.html")
+    item = _item(web, path)
     [page] = ingest.prefetch([item])
-    ingest.index.mark(item_keys(item)[:1], "q:7")  # another task queued it while the page downloaded
+    ingest.index.mark(item_keys(item)[:1], prior)  # another task decided it while the page downloaded
 
-    outcome = ingest.process(item, page=page)
+    result = ingest.process(item, page=page)
 
-    assert (outcome.outcome, outcome.detail) == ("queued", {"prior": "q:7"})
-    assert ingest.index.decisions(item_keys(item)[:1]) == ["q:7"]
-
-
-def test_failed_article_decided_by_another_task_meanwhile_reports_that_decision(
-    ingest: Ingest, web: FixtureServer
-) -> None:
-    item = _item(web, "/news/gone.html")  # 404: a permanent failure
-    [page] = ingest.prefetch([item])
-    ingest.index.mark(item_keys(item)[:1], "d:3")
-
-    outcome = ingest.process(item, page=page)
-
-    assert (outcome.outcome, outcome.detail) == ("duplicate", {"prior": "d:3"})
-    assert ingest.index.decisions(item_keys(item)[:1]) == ["d:3"]
+    assert (result.outcome, result.detail) == (outcome, {"prior": prior})
+    assert ingest.index.decisions(item_keys(item)[:1]) == [prior]
 
 
 def test_failed_article_is_recorded_failed_when_nothing_else_decided_it(

@@ -103,6 +103,11 @@ class Outcome:
     also_mark: tuple[list[bytes], str] | None = None
 
 
+def prior_outcome(decision: str) -> Outcome:
+    """The outcome of an item decided before (by another task, or an earlier run of this one)."""
+    return Outcome(decision_outcome(decision), detail={"prior": decision})
+
+
 class Ingest:
     """The resources one worker process holds for its life: Redis, HTTP client, index."""
 
@@ -273,7 +278,7 @@ class Ingest:
         # caught where its decision is written (the decide script, mark_final)
         prior = self.index.decisions(keys[:1])[0] if page is None else None
         if prior:
-            return self._finish(item, run_id, Outcome(decision_outcome(prior), detail={"prior": prior}))
+            return self._finish(item, run_id, prior_outcome(prior))
         try:
             outcome = self._process_new(item, keys, page)
         except PermanentError as exc:
@@ -313,14 +318,13 @@ class Ingest:
     def _decided_meanwhile(self, keys: list[bytes], ours: str) -> Outcome:
         """The outcome of an item another task decided first: its decision, not ours."""
         prior = self.index.decisions(keys[:1])[0]
-        if prior is None:  # decided under the GUID only, or expired since: ours stands
-            return Outcome(ours)
-        return Outcome(decision_outcome(prior), detail={"prior": prior})
+        # None: decided under the GUID only, or expired since: ours stands
+        return Outcome(ours) if prior is None else prior_outcome(prior)
 
     def _verdict_outcome(self, v: Verdict, keys: list[bytes]) -> Outcome:
         if v.status == "seen":  # another worker decided this URL a moment ago
             assert v.prior
-            return Outcome(decision_outcome(v.prior), detail={"prior": v.prior})
+            return prior_outcome(v.prior)
         # the GUID too (written by _finish), so the next poll skips the item by either key
         decision = f"q:{v.doc_id}" if v.status == "queued" else f"d:{(v.nearest or {}).get('id')}"
         if v.status == "queued":

@@ -35,10 +35,6 @@ def normalize(text: str) -> str:
     return " ".join(_WORD.findall(text))
 
 
-def words(normalized: str) -> list[str]:
-    return normalized.split()
-
-
 def content_hash(normalized: str) -> str:
     """sha256 of the normalised text: equal for texts that differ only trivially."""
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
@@ -86,9 +82,14 @@ def _permutations(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]
     return a, b
 
 
-def token_hashes(tokens: list[str]) -> np.ndarray:
-    """32-bit hashes of words (crc32: fast, and the same in every process)."""
-    return np.fromiter((zlib.crc32(t.encode("utf-8")) for t in tokens), dtype=np.uint64, count=len(tokens))
+def token_hashes(normalized: str) -> np.ndarray:
+    """32-bit hashes of a normalised text's words (crc32: fast, the same in every process).
+
+    Its words are separated by single ASCII spaces, so splitting its UTF-8 bytes once
+    gives each word's bytes (half the time of encoding word by word).
+    """
+    tokens = normalized.encode("utf-8").split()
+    return np.fromiter(map(zlib.crc32, tokens), dtype=np.uint64, count=len(tokens))
 
 
 def shingles_of_token_hashes(tok: np.ndarray, k: int) -> np.ndarray:
@@ -108,8 +109,8 @@ def shingles_of_token_hashes(tok: np.ndarray, k: int) -> np.ndarray:
     return np.unique(h & np.uint64(0xFFFFFFFF))
 
 
-def shingle_hashes(tokens: list[str], k: int) -> np.ndarray:
-    return shingles_of_token_hashes(token_hashes(tokens), k)
+def shingle_hashes(normalized: str, k: int) -> np.ndarray:
+    return shingles_of_token_hashes(token_hashes(normalized), k)
 
 
 def signature_of_shingles(sh: np.ndarray, num_perm: int) -> Signature:
@@ -128,19 +129,9 @@ def signature_of_shingles(sh: np.ndarray, num_perm: int) -> Signature:
     return Signature(hv.min(axis=1).astype(np.uint32), int(sh.size))
 
 
-def normalized_token_hashes(normalized: str) -> np.ndarray:
-    """:func:`token_hashes` of a normalised text's words, the text encoded once.
-
-    Its words are separated by single ASCII spaces, so splitting its UTF-8 bytes
-    gives each word's bytes (half the time of encoding word by word).
-    """
-    tokens = normalized.encode("utf-8").split()
-    return np.fromiter(map(zlib.crc32, tokens), dtype=np.uint64, count=len(tokens))
-
-
 def signature(normalized: str, *, k: int, num_perm: int) -> Signature:
     """MinHash signature of a normalised text's k-word shingles."""
-    return signature_of_shingles(shingles_of_token_hashes(normalized_token_hashes(normalized), k), num_perm)
+    return signature_of_shingles(shingle_hashes(normalized, k), num_perm)
 
 
 def estimate_jaccard(a: bytes, b: bytes) -> float:
@@ -164,8 +155,8 @@ def containment(jaccard: float, size_a: int, size_b: int) -> float:
 
 def exact_jaccard(norm_a: str, norm_b: str, k: int) -> float:
     """The true Jaccard similarity of two texts' shingle sets (for explanations)."""
-    a = set(shingle_hashes(words(norm_a), k).tolist())
-    b = set(shingle_hashes(words(norm_b), k).tolist())
+    a = set(shingle_hashes(norm_a, k).tolist())
+    b = set(shingle_hashes(norm_b, k).tolist())
     if not a and not b:
         return 1.0
     return len(a & b) / len(a | b)
