@@ -169,3 +169,43 @@ def test_a_batch_on_a_site_not_seen_before_downloads_its_robots_txt_once(
     assert summary["complete"] and summary["queued"] == 8
     assert [b["articles"] for b in _batches(service.logs())] == [8]  # all 8 pages side by side
     assert web.count("/robots.txt") == 1
+
+
+def _slow_robots(web: FixtureServer, status: int = 200, delay: float = 0.5) -> None:
+    def handler(req: BaseHTTPRequestHandler) -> None:
+        time.sleep(delay)  # every task that missed it in Redis would be asking meanwhile
+        send(req, status, b"User-agent: *\nAllow: /\n", "text/plain")
+
+    web.route("/robots.txt", handler)
+
+
+def test_a_poll_fetches_the_robots_txt_of_a_new_site_once_for_all_the_processes_taking_its_articles(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    serve_stories(web, 12)
+    _slow_robots(web)
+    service.env["INGEST_WORKER__ARTICLES_PER_TASK"] = "2"
+    service.start_worker("--concurrency", "3")
+
+    summary = service.fetch_wait("--feed", web.url("/feeds/gen.rss"))
+
+    assert summary["complete"] and summary["queued"] == 12
+    assert web.count("/robots.txt") == 1
+    arrivals = web.paths()
+    assert arrivals.index("/robots.txt") < min(i for i, p in enumerate(arrivals) if p.startswith("/gen/"))
+
+
+def test_a_robots_txt_that_fails_while_the_poll_fetches_it_still_lets_the_poll_hand_its_articles_on(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    serve_stories(web, 4)
+    _slow_robots(web, status=500, delay=0)
+    service.env["INGEST_FETCH__MAX_RETRIES"] = "0"
+    service.start_worker("--concurrency", "2")
+
+    summary = service.fetch_wait("--feed", web.url("/feeds/gen.rss"))
+
+    assert summary["complete"] and summary["new"] == 4
+    assert summary["failed"] == 4  # what the site's answer means for its pages (RFC 9309)
+    assert {f["reason"] for f in summary["failures"]} == {"robots_unreachable"}
+    assert web.count("/robots.txt") == 1  # the answer is kept, not asked for again by each page

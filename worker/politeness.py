@@ -139,6 +139,16 @@ class Politeness:
         if wait > 0:
             time.sleep(wait)
 
+    def uncached_origins(self, urls: list[str]) -> list[str]:
+        """The sites of ``urls`` whose robots.txt no worker has fetched yet (or it expired)."""
+        if not self.s.respect_robots:
+            return []
+        origins = list(dict.fromkeys(origin_of(u) for u in urls))
+        pipe = self.r.pipeline(transaction=False)
+        for origin in origins:
+            pipe.exists(f"{self.prefix}robots:{origin}")
+        return [o for o, known in zip(origins, pipe.execute(), strict=True) if not known]
+
     def robots(self, url: str) -> Protego:
         """The robots.txt rules for ``url``'s site, from Redis or fetched once."""
         origin = origin_of(url)

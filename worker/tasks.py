@@ -127,6 +127,7 @@ def _poll_once(
         ingest.recorder.run_poll_done(run_id, feed_url, summary)
         log.warning("poll_failed", source=source, url=feed_url, reason=exc.reason, error=str(exc)[:300])
         return summary
+    ingest.warm_robots(result.items)
     ingest.recorder.run_pending(run_id, [_run_key(i) for i in result.items])
     ingest.note_inflight(result.items, run_id)
     sent = 0
