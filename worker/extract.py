@@ -21,10 +21,14 @@ from trafilatura.metadata import (
 )
 from trafilatura.settings import Document, Extractor
 
+from worker import xpath_guards
 from worker.errors import NotAnArticle
 from worker.logs import get_logger
 
 log = get_logger(__name__)
+
+# the same extraction, cheaper: trafilatura's regex tests skip elements without the attribute
+xpath_guards.apply()
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", "application/xml", "text/xml", ""}
 
