@@ -30,7 +30,7 @@ near-duplicates and off-topic pages, every request delayed by a draw from
   on the unchanged feeds, counting what the newsroom served; each run of ours
   right after a floor run of its own, its paired baseline;
 * **memory** (``--memory-articles``, 0 to skip): one worker (``--memory-config``,
-  default ``prefork:6``, the shipped one on 2 cores), a fresh Redis, the newsroom publishing
+  default ``prefork:4``, the shipped one on 2 cores), a fresh Redis, the newsroom publishing
   ten editions of ``--memory-articles / 10`` new stories (its feeds keep the
   previous edition's items too); after each edition's ``ingest fetch --all
   --wait``, the worker's RSS.
@@ -851,7 +851,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="measure each run N times, report the median")
     ap.add_argument("--memory-articles", type=int, default=10000, help="0 skips the memory run")
     ap.add_argument("--memory-editions", type=int, default=10)
-    ap.add_argument("--memory-config", default="prefork:6", metavar="POOL:C", help="the memory run's worker")
+    ap.add_argument("--memory-config", default="prefork:4", metavar="POOL:C", help="the memory run's worker")
     ap.add_argument("--cli-parallel", type=int, default=0, help="trafilatura --parallel (default: --feeds)")
     ap.add_argument("--floor-processes", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-baselines", action="store_true", help="measure ours only (ratios left out)")

@@ -209,3 +209,25 @@ def test_a_robots_txt_that_fails_while_the_poll_fetches_it_still_lets_the_poll_h
     assert summary["failed"] == 4  # what the site's answer means for its pages (RFC 9309)
     assert {f["reason"] for f in summary["failures"]} == {"robots_unreachable"}
     assert web.count("/robots.txt") == 1  # the answer is kept, not asked for again by each page
+
+
+def test_the_robots_txt_of_a_feeds_own_site_is_fetched_while_the_feed_downloads(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    serve_stories(web, 4)
+    feed = web.routes["/feeds/gen.rss"]
+    asked_meanwhile: list[bool] = []
+
+    def slow_feed(req: BaseHTTPRequestHandler) -> None:
+        time.sleep(0.5)
+        asked_meanwhile.append(web.count("/robots.txt") == 1)
+        feed(req)
+
+    web.route("/feeds/gen.rss", slow_feed)
+    service.start_worker("--concurrency", "1")
+
+    summary = service.fetch_wait("--feed", web.url("/feeds/gen.rss"))
+
+    assert summary["complete"] and summary["queued"] == 4
+    assert asked_meanwhile == [True]  # one round trip less before the first page
+    assert web.count("/robots.txt") == 1

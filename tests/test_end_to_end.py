@@ -108,7 +108,7 @@ def test_worker_warms_up_once_in_its_main_process_before_its_pool_takes_work(
     assert logs.index("event=warmed_up") < logs.index("event=article_decided")
 
 
-def test_worker_with_the_default_concurrency_runs_three_processes_per_core(
+def test_worker_with_the_default_concurrency_runs_two_processes_per_core(
     service: Service, env: dict[str, str]
 ) -> None:
     del env["INGEST_WORKER__CONCURRENCY"]  # the shipped configuration's value: 0
@@ -119,4 +119,4 @@ def test_worker_with_the_default_concurrency_runs_three_processes_per_core(
 
     children = psutil.Process(proc.pid).children()
 
-    assert len(children) == 3 * cpu_cores()
+    assert len(children) == 2 * cpu_cores()

@@ -165,12 +165,12 @@ def test_environment_override_keeps_the_other_keys_of_that_section_from_the_file
     assert (fetch.max_retries, fetch.max_redirects) == (7, 2)
 
 
-def test_worker_concurrency_0_means_three_tasks_per_core(
+def test_worker_concurrency_0_means_two_tasks_per_core(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     use_config(monkeypatch, tmp_path / "ingest.toml", MINIMAL + "[worker]\nconcurrency = 0\n")
 
-    assert load_settings().worker.tasks_at_once == 3 * cpu_cores()
+    assert load_settings().worker.tasks_at_once == 2 * cpu_cores()
 
 
 def test_worker_concurrency_given_is_taken_as_it_is(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -182,7 +182,7 @@ class RedisSettings(_Section):
     broker_db: int = Field(default=0, ge=0, le=15)
 
 
-TASKS_PER_CORE = 3
+TASKS_PER_CORE = 2
 
 
 def cpu_cores() -> int:
@@ -206,12 +206,13 @@ class WorkerSettings(_Section):
     poll_lock_seconds: int = Field(default=600, ge=10)
     # a poll's new articles go to workers this many to a task message (Celery's cost per
     # task is paid once for them); 1 sends one message per article
-    articles_per_task: int = Field(default=8, ge=1, le=100)
+    articles_per_task: int = Field(default=32, ge=1, le=100)
 
     @property
     def tasks_at_once(self) -> int:
-        """``concurrency``, or three per core when it is 0: a task waits for the network
-        between its extractions, and two per core left the cores ~20% idle (BENCHMARKS.md)."""
+        """``concurrency``, or two per core when it is 0: a task waits for the network for
+        its first page, and a second task of the core extracts meanwhile; a third only
+        added processes sharing the core's caches (more CPU per article, BENCHMARKS.md)."""
         return self.concurrency or TASKS_PER_CORE * cpu_cores()
 
     @model_validator(mode="after")
