@@ -264,7 +264,7 @@ def run_cli(urls: list[str], parallel: int, work: Path, room: NewsroomServer) ->
     out = list((work / "out").glob("*")) if (work / "out").is_dir() else []
     return {
         "name": f"trafilatura CLI --parallel {parallel}",
-        "command": shlex.join(cmd),
+        "command": shlex.join([os.path.relpath(cmd[0], ROOT), *cmd[1:]]),  # no machine's paths
         "processes": 1,
         "articles": len(urls),
         "extracted": len(out),
