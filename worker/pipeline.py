@@ -256,7 +256,7 @@ class Ingest:
         if self.politeness.uncached_origins([feed_url]):
             self._pool().submit(self.politeness.robots, feed_url)
 
-    def warm_robots(self, items: list[Item]) -> int:
+    def warm_robots(self, items: list[Item]) -> None:
         """Fetch, before they are handed on, the robots.txt of sites with several new items.
 
         Otherwise every task that gets some of them asks for it at the same moment
@@ -265,13 +265,11 @@ class Ingest:
         together, that stalls every worker at once, site after site. Sites with a
         single item gain nothing (its page fetches the file as it would here) and
         are left to it. Failures are not raised: the site's answer, kept in Redis
-        either way, reaches its pages. Returns how many robots.txt were fetched.
+        either way, reaches its pages.
         """
         per_site = Counter(origin_of(i.url) for i in items)
         shared = [o for o, n in per_site.most_common(ROBOTS_WARM_MAX_SITES) if n > 1]
         missing = self.politeness.uncached_origins(shared) if shared else []
-        if not missing:
-            return 0
         jobs = [self._pool().submit(self.politeness.robots, origin + "/") for origin in missing]
         wait(jobs)
         for origin, job in zip(missing, jobs, strict=True):
@@ -280,7 +278,6 @@ class Ingest:
                 raise exc  # an outage: the poll waits for Redis and runs again
             if exc is not None and not isinstance(exc, IngestError):
                 log.warning("robots_warm_error", site=origin, error=f"{type(exc).__name__}: {exc}"[:300])
-        return len(missing)
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._prefetcher is None:

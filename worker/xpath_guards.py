@@ -19,12 +19,10 @@ elements as the original on every page fixture and on the benchmark's pages.
 from __future__ import annotations
 
 import re
-import sys
-from typing import Any
 
+import trafilatura.xpaths
 from lxml.etree import XPath, XPathSyntaxError
-
-REGEXP_NS = "http://exslt.org/regular-expressions"
+from trafilatura.xpaths import REGEXP_NS
 
 # re:test(<attribute or union of attributes>, '<pattern>'[, '<flags>'])
 _CALL = re.compile(r"re:test\(\s*(@[\w.-]+(?:\s*\|\s*@[\w.-]+)*)\s*,\s*'([^']*)'\s*(?:,\s*'([^']*)'\s*)?\)")
@@ -67,32 +65,18 @@ _applied = False
 def apply() -> int:
     """Guard trafilatura's expressions in place, once per process; returns how many changed.
 
-    Lists of expressions are changed in place (every module holding the list sees
-    it); a single expression is replaced wherever a trafilatura module holds it.
+    trafilatura keeps them in lists in ``trafilatura.xpaths``; each list is changed in
+    place, so every module holding it sees the guarded expressions.
     """
     global _applied
     if _applied:
         return len(REPLACED)
-    import trafilatura.xpaths
-
-    replaced: dict[int, XPath] = {}
-    for value in list(vars(trafilatura.xpaths).values()):
-        group: list[Any] = value if isinstance(value, list) else [value]
+    for group in vars(trafilatura.xpaths).values():
+        if not isinstance(group, list):
+            continue
         for i, expr in enumerate(group):
-            if not isinstance(expr, XPath):
-                continue
-            new = replaced.get(id(expr))
-            if new is None:
-                if (new := _guarded(expr)) is None:
-                    continue
-                replaced[id(expr)] = new
+            if isinstance(expr, XPath) and (new := _guarded(expr)) is not None:
                 REPLACED.append((expr, new))
-            if group is value:
                 group[i] = new
-    for name, module in list(sys.modules.items()):
-        if name == "trafilatura" or name.startswith("trafilatura."):
-            for attr, value in list(vars(module).items()):
-                if isinstance(value, XPath) and id(value) in replaced:
-                    setattr(module, attr, replaced[id(value)])
     _applied = True
     return len(REPLACED)
