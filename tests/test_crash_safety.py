@@ -103,6 +103,43 @@ def test_redis_restart_mid_run_loses_nothing_and_queues_nothing_twice(
         server.stop()
 
 
+def _wait_for_log(service: Service, text: str, count: int = 1, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while service.logs().count(text) < count:
+        assert time.monotonic() < deadline, f"{text!r} not logged {count} times:\n{service.logs()[-3000:]}"
+        time.sleep(0.2)
+
+
+def test_a_worker_celery_gives_up_on_starts_again_by_itself_and_goes_on(
+    service: Service, web: FixtureServer, tmp_path: Path
+) -> None:
+    # Celery stops a worker for good on any exception in its consumer; a broker refusing
+    # the consumer's BRPOP (an ACL) is a way to cause one on purpose
+    server = RedisProcess(tmp_path / "redis").start()
+    client = redis.Redis.from_url(server.url)
+    try:
+        service.env["REDIS_URL"] = server.url
+        proc = service.start_worker("--concurrency", "1")
+        _wait_for_log(service, " ready.")
+        client.execute_command("ACL", "SETUSER", "default", "-brpop")
+        _wait_for_log(service, "Unrecoverable error")
+        client.execute_command("ACL", "SETUSER", "default", "+brpop")
+        _wait_for_log(service, "event=worker_stopped_unexpectedly")
+
+        expected = serve_stories(web, 3)
+        summary = service.fetch_wait("--feed", web.url("/feeds/gen.rss"), timeout=90)
+
+        assert summary["complete"] and summary["queued"] == 3
+        stream = service.env["INGEST_REDIS__STREAM_KEY"]
+        assert {d["url"] for d in stream_docs(client, stream)} == expected
+        assert proc.poll() is None  # the same process (same pid), started again
+        assert service.logs().count(" ready.") == 2
+    finally:
+        service.stop()
+        client.close()
+        server.stop()
+
+
 def test_poison_article_ends_in_dead_letters_without_blocking_the_others(
     service: Service, web: FixtureServer, r: redis.Redis, prefix: str
 ) -> None:

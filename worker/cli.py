@@ -9,7 +9,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import redis
@@ -57,12 +57,25 @@ def main() -> None:
     """News ingest worker: poll sources, fetch and extract articles, dedup, queue them."""
 
 
-def _fail(exc: IngestError) -> None:
+def _fail(exc: IngestError) -> NoReturn:
     click.echo(f"ingest: error: {exc}", err=True)
     sys.exit(2)
 
 
-def _start_worker(s: Settings, *, beat: bool, concurrency: int | None, pool: str | None) -> None:
+# seconds before a worker that stopped by itself is started again
+RESTART_DELAY_SECONDS = 5.0
+
+
+def _start_worker(s: Settings, *, beat: bool, concurrency: int | None, pool: str | None) -> bool:
+    """Run a Celery worker until it stops; True when it stopped by itself, unasked.
+
+    Celery gives a worker up for good on any exception in its consumer ("Unrecoverable
+    error"), and kombu's Redis transport raises some now and then while the broker is
+    away (seen here: an AttributeError closing a lost connection); a signal (SIGTERM,
+    SIGINT, SIGQUIT) is the only stop that was asked for.
+    """
+    from celery.signals import worker_shutting_down
+
     from worker.celery_app import QUEUE_ARTICLES, QUEUE_POLL, app
     from worker.dedup import DedupIndex
     from worker.seeds import load_seeds
@@ -88,7 +101,24 @@ def _start_worker(s: Settings, *, beat: bool, concurrency: int | None, pool: str
     ]
     if beat:
         argv += ["-B", "-s", str(s.data_dir / "celerybeat-schedule")]
+    asked: list[str] = []
+    worker_shutting_down.connect(lambda sig, **_: asked.append(sig), weak=False)
     app.worker_main(argv)
+    return not asked
+
+
+def _start_again() -> NoReturn:
+    """Replace this process by a fresh one with the same command line (same pid).
+
+    A worker that stopped by itself takes no work until someone starts it again; this
+    does, after a pause, so one that keeps failing does not spin. Its tasks in flight
+    were handed back when it stopped (late acknowledgement), so nothing is lost.
+    """
+    log.error("worker_stopped_unexpectedly", action="start_again", in_seconds=RESTART_DELAY_SECONDS)
+    time.sleep(RESTART_DELAY_SECONDS)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
 @main.command()
@@ -106,12 +136,15 @@ def run(concurrency: int | None, pool: str | None) -> None:
             _use_redis_url(embedded.start())
             s = get_settings()
         try:
-            _start_worker(s, beat=True, concurrency=concurrency, pool=pool)
+            stopped_by_itself = _start_worker(s, beat=True, concurrency=concurrency, pool=pool)
         finally:
             if embedded:
                 embedded.stop()
+                del os.environ["REDIS_URL"]  # the fresh process starts its embedded Redis again
     except IngestError as exc:
         _fail(exc)
+    if stopped_by_itself:
+        _start_again()
 
 
 @main.command()
@@ -120,9 +153,11 @@ def run(concurrency: int | None, pool: str | None) -> None:
 def worker(concurrency: int | None, pool: str | None) -> None:
     """Run a worker (no scheduler); start as many as you like, on any machine."""
     try:
-        _start_worker(_settings(), beat=False, concurrency=concurrency, pool=pool)
+        stopped_by_itself = _start_worker(_settings(), beat=False, concurrency=concurrency, pool=pool)
     except IngestError as exc:
         _fail(exc)
+    if stopped_by_itself:
+        _start_again()
 
 
 @main.command()
