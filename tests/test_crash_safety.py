@@ -180,8 +180,8 @@ def test_poison_article_ends_in_dead_letters_without_blocking_the_others(
 def test_an_article_whose_task_was_lost_is_sent_again_and_queued_once(
     service: Service, web: FixtureServer, r: redis.Redis, prefix: str
 ) -> None:
+    from worker.context import item_keys
     from worker.feeds import Item, canonical_url
-    from worker.pipeline import item_keys
 
     service.start_worker()
     lost_url = web.url("/news/on-topic-3.html")

@@ -1,9 +1,10 @@
 """The Celery application, created once and configured from the settings.
 
 Delivery semantics: tasks are acknowledged after they finish (``acks_late``)
-and re-delivered when the worker running them dies (``reject_on_worker_lost``,
-a broker visibility timeout longer than any task), one message prefetched at a
-time, so a crash loses no task; the tasks are idempotent, so a re-run is harmless.
+and re-delivered when the pool process running them dies (``reject_on_worker_lost``)
+or the whole worker does (its heartbeat stops: :mod:`worker.liveness`), one
+message prefetched at a time, so a crash loses no task; the tasks are
+idempotent, so a re-run is harmless.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from celery import Celery
 from celery.schedules import schedule
 from celery.signals import setup_logging
 
+from worker.keys import Keys
 from worker.settings import Settings, get_settings
 
 QUEUE_POLL = "ingest.poll"
@@ -24,7 +26,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     url = settings.redis_url
     transport = {
         "visibility_timeout": settings.worker.visibility_timeout_seconds,
-        "global_keyprefix": f"{settings.redis.key_prefix}celery:",
+        "global_keyprefix": Keys(settings.redis.key_prefix).broker_prefix,
         "socket_connect_timeout": 5,
         "retry_on_timeout": True,
         "health_check_interval": 15,
@@ -52,7 +54,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_routes": {
             "worker.tasks.poll_source": {"queue": QUEUE_POLL},
             "worker.tasks.poll_feed": {"queue": QUEUE_POLL},
-            "worker.tasks.requeue_stale": {"queue": QUEUE_POLL},
             "worker.tasks.process_article": {"queue": QUEUE_ARTICLES},
             "worker.tasks.process_articles": {"queue": QUEUE_ARTICLES},
         },
@@ -65,14 +66,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 def beat_schedule(settings: Settings) -> dict[str, Any]:
-    sweep = max(60, settings.worker.visibility_timeout_seconds // 2)
+    # (the sweep for dead workers' and lost work runs in every worker: worker/liveness.py)
     return {
-        "requeue-stale": {
-            "task": "worker.tasks.requeue_stale",
-            "schedule": schedule(sweep),
-            "options": {"expires": sweep},
-        }
-    } | {
         f"poll:{s.name}": {
             "task": "worker.tasks.poll_source",
             "schedule": schedule(s.interval_seconds),
@@ -87,8 +82,11 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
 
 def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
+    from worker.liveness import LivenessStep
+
     app = Celery("worker", include=["worker.tasks"])
     app.conf.update(celery_config(settings))
+    app.steps["consumer"].add(LivenessStep)
     return app
 
 

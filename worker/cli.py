@@ -15,6 +15,7 @@ import click
 import redis
 
 from worker.errors import ConfigError, IngestError
+from worker.keys import Keys
 from worker.logs import configure_logging, get_logger
 from worker.redisconn import as_str
 from worker.settings import Settings, get_settings
@@ -45,21 +46,88 @@ def _use_redis_url(url: str) -> None:
     get_settings.cache_clear()
 
 
-def _client(s: Settings) -> redis.Redis:
-    from worker.redisconn import redis_client
+class Cli:
+    """What a command needs, built once on first use: settings, Redis, the stages."""
 
-    assert s.redis_url
-    return redis_client(s.redis_url)
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._client: redis.Redis | None = None
+        self._ctx: Any = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = _settings()
+        return self._settings
+
+    @property
+    def redis(self) -> redis.Redis:
+        if self._client is None:
+            from worker.redisconn import redis_client
+
+            assert self.settings.redis_url
+            self._client = redis_client(self.settings.redis_url)
+        return self._client
+
+    @property
+    def keys(self) -> Any:
+        from worker.keys import Keys
+
+        return Keys(self.settings.redis.key_prefix, self.settings.redis.stream_key)
+
+    @property
+    def context(self) -> Any:
+        """The worker's own resources (HTTP client, index ...), for commands that use them."""
+        if self._ctx is None:
+            from worker.context import Context
+
+            self._ctx = Context(self.settings, self.redis)
+        return self._ctx
+
+    def close(self) -> None:
+        if self._ctx is not None:
+            self._ctx.close()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
-    """News ingest worker: poll sources, fetch and extract articles, dedup, queue them."""
+pass_cli = click.make_pass_decorator(Cli, ensure=True)
 
 
-def _fail(exc: IngestError) -> NoReturn:
-    click.echo(f"ingest: error: {exc}", err=True)
+class _Group(click.Group):
+    """Every command's errors end as one clear line (exit 2); ``--debug`` adds the traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except IngestError as exc:
+            _fail(str(exc), ctx)
+        except redis.RedisError as exc:
+            _fail(f"cannot reach Redis at {_masked_redis_url()}: {exc}", ctx)
+
+
+def _masked_redis_url() -> str:
+    from worker.settings import mask_url
+
+    url = os.environ.get("REDIS_URL")
+    return mask_url(url) if url else "(REDIS_URL not set)"
+
+
+def _fail(message: str, ctx: click.Context) -> NoReturn:
+    if (ctx.obj is not None and getattr(ctx.obj, "debug", False)) or os.environ.get("INGEST_DEBUG_CLI"):
+        import traceback
+
+        traceback.print_exc()
+    click.echo(f"ingest: error: {message}", err=True)
     sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="On an error, show the traceback too.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """News ingest worker: poll sources, fetch and extract articles, dedup, queue them."""
+    ctx.obj = Cli()
+    ctx.obj.debug = debug
+    ctx.call_on_close(ctx.obj.close)
 
 
 # seconds before a worker that stopped by itself is started again
@@ -78,11 +146,13 @@ def _start_worker(s: Settings, *, beat: bool, concurrency: int | None, pool: str
 
     from worker.celery_app import QUEUE_ARTICLES, QUEUE_POLL, app
     from worker.dedup import DedupIndex
+    from worker.redisconn import redis_client
     from worker.seeds import load_seeds
 
     s.data_dir.mkdir(parents=True, exist_ok=True)
     log.info("settings", **s.masked())
-    client = _client(s)
+    assert s.redis_url
+    client = redis_client(s.redis_url)
     load_seeds(DedupIndex(client, s.dedup, s.redis.key_prefix, s.redis.stream_key), s.seeds_dir)
     argv = [
         "worker",
@@ -112,7 +182,8 @@ def _start_again() -> NoReturn:
 
     A worker that stopped by itself takes no work until someone starts it again; this
     does, after a pause, so one that keeps failing does not spin. Its tasks in flight
-    were handed back when it stopped (late acknowledgement), so nothing is lost.
+    go back to the queue (kombu hands them back, or the sweep of worker.liveness does
+    once its heartbeat is gone), so nothing is lost.
     """
     log.error("worker_stopped_unexpectedly", action="start_again", in_seconds=RESTART_DELAY_SECONDS)
     time.sleep(RESTART_DELAY_SECONDS)
@@ -126,23 +197,20 @@ def _start_again() -> NoReturn:
 @click.option("--pool", "-P", type=click.Choice(["prefork", "threads", "solo"]))
 def run(concurrency: int | None, pool: str | None) -> None:
     """Run worker and scheduler in one process (on an embedded Redis if REDIS_URL is unset)."""
-    try:
-        s = _settings(need_redis=False)
-        embedded = None
-        if not s.redis_url:
-            from worker.embedded_redis import EmbeddedRedis
+    s = _settings(need_redis=False)
+    embedded = None
+    if not s.redis_url:
+        from worker.embedded_redis import EmbeddedRedis
 
-            embedded = EmbeddedRedis(s.data_dir)
-            _use_redis_url(embedded.start())
-            s = get_settings()
-        try:
-            stopped_by_itself = _start_worker(s, beat=True, concurrency=concurrency, pool=pool)
-        finally:
-            if embedded:
-                embedded.stop()
-                del os.environ["REDIS_URL"]  # the fresh process starts its embedded Redis again
-    except IngestError as exc:
-        _fail(exc)
+        embedded = EmbeddedRedis(s.data_dir)
+        _use_redis_url(embedded.start())
+        s = get_settings()
+    try:
+        stopped_by_itself = _start_worker(s, beat=True, concurrency=concurrency, pool=pool)
+    finally:
+        if embedded:
+            embedded.stop()
+            del os.environ["REDIS_URL"]  # the fresh process starts its embedded Redis again
     if stopped_by_itself:
         _start_again()
 
@@ -150,27 +218,22 @@ def run(concurrency: int | None, pool: str | None) -> None:
 @main.command()
 @click.option("--concurrency", "-c", type=int, help="Worker processes (default: settings).")
 @click.option("--pool", "-P", type=click.Choice(["prefork", "threads", "solo"]))
-def worker(concurrency: int | None, pool: str | None) -> None:
+@pass_cli
+def worker(cli: Cli, concurrency: int | None, pool: str | None) -> None:
     """Run a worker (no scheduler); start as many as you like, on any machine."""
-    try:
-        stopped_by_itself = _start_worker(_settings(), beat=False, concurrency=concurrency, pool=pool)
-    except IngestError as exc:
-        _fail(exc)
-    if stopped_by_itself:
+    if _start_worker(cli.settings, beat=False, concurrency=concurrency, pool=pool):
         _start_again()
 
 
 @main.command()
-def beat() -> None:
+@pass_cli
+def beat(cli: Cli) -> None:
     """Run the scheduler that polls every configured source on its interval. Run exactly one."""
-    try:
-        s = _settings()
-        from worker.celery_app import app
+    s = cli.settings
+    from worker.celery_app import app
 
-        s.data_dir.mkdir(parents=True, exist_ok=True)
-        app.start(["beat", "-l", s.log_level, "-s", str(s.data_dir / "celerybeat-schedule")])
-    except IngestError as exc:
-        _fail(exc)
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    app.start(["beat", "-l", s.log_level, "-s", str(s.data_dir / "celerybeat-schedule")])
 
 
 @main.command()
@@ -180,7 +243,9 @@ def beat() -> None:
 @click.option("--wait", is_flag=True, help="Block until every article found is decided; print a summary.")
 @click.option("--timeout", type=float, default=900.0, show_default=True, help="Seconds --wait waits at most.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_cli
 def fetch(
+    cli: Cli,
     feeds: tuple[str, ...],
     urls: tuple[str, ...],
     all_sources: bool,
@@ -197,48 +262,48 @@ def fetch(
         for u in values:  # every argument checked before anything is sent
             if not is_fetchable(u):
                 raise click.BadParameter(f"{u!r} is not an http(s) URL", param_hint=option)
-    try:
-        s = _settings()
-        # tasks are sent by name: importing worker.tasks would load the whole pipeline
-        # (trafilatura, numpy), most of this command's start-up time
-        from worker.celery_app import app
+    s = cli.settings
+    # tasks are sent by name: importing worker.tasks would load the whole pipeline
+    # (trafilatura, numpy), most of this command's start-up time
+    from worker.celery_app import app
 
-        client = _client(s)
-        run_id = uuid.uuid4().hex
-        polls = 0
-        if urls:
-            from worker.outcomes import Recorder
-            from worker.pipeline import Ingest, item_keys
+    run_id = uuid.uuid4().hex
+    polls = 0
+    if urls:
+        from worker.handoff import HandOff
 
-            recorder = Recorder(client, s.redis.key_prefix)
-            ingest = Ingest(s, client)
-            for u in urls:
-                item = Item(url=u, canonical_url=canonical_url(u), source="adhoc")
-                recorder.run_pending(run_id, [item_keys(item)[0].hex()])
-                ingest.note_inflight([item], run_id)
-                app.send_task("worker.tasks.process_article", (item.to_dict(), run_id))
-        for f in feeds:
-            app.send_task("worker.tasks.poll_feed", (f, run_id))
-            polls += 1
-        if all_sources:
-            for src in s.sources:
-                if src.enabled:
-                    app.send_task("worker.tasks.poll_source", (src.name, run_id))
-                    polls += 1
-        if not wait:
-            click.echo(f"sent run {run_id}")
-            return
-        summary = wait_for_run(client, s.redis.key_prefix, run_id, polls, timeout)
-        click.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))
-        if not summary["complete"]:
-            sys.exit(1)
-    except IngestError as exc:
-        _fail(exc)
+        items = [Item(url=u, canonical_url=canonical_url(u), source="adhoc") for u in urls]
+        HandOff(cli.context).hand_on(items, run_id, _send_each(app))
+    for f in feeds:
+        app.send_task("worker.tasks.poll_feed", (f, run_id))
+        polls += 1
+    if all_sources:
+        for src in s.sources:
+            if src.enabled:
+                app.send_task("worker.tasks.poll_source", (src.name, run_id))
+                polls += 1
+    if not wait:
+        click.echo(f"sent run {run_id}")
+        return
+    summary = wait_for_run(cli.redis, cli.keys, run_id, polls, timeout)
+    click.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))
+    if not summary["complete"]:
+        sys.exit(1)
 
 
-def run_summary(client: redis.Redis, prefix: str, run_id: str, expected_polls: int) -> dict[str, Any]:
-    polls = [json.loads(v) for v in client.hvals(f"{prefix}run:{run_id}:polls")]
-    items = [json.loads(v) for v in client.hvals(f"{prefix}run:{run_id}:items")]
+def _send_each(app: Any) -> Any:
+    """A hand-off ``send`` that sends each item as a task of its own (one page each)."""
+
+    def send(batch: list[dict[str, Any]], run_id: str | None) -> None:
+        for item in batch:
+            app.send_task("worker.tasks.process_article", (item, run_id))
+
+    return send
+
+
+def run_summary(client: redis.Redis, keys: Keys, run_id: str, expected_polls: int) -> dict[str, Any]:
+    polls = [json.loads(v) for v in client.hvals(keys.run_polls(run_id))]
+    items = [json.loads(v) for v in client.hvals(keys.run_items(run_id))]
     counts: Counter[str] = Counter()
     for it in items:
         counts["seen" if it.get("prior") else it["outcome"]] += 1
@@ -264,7 +329,7 @@ NEARLY_DONE = 64  # articles still pending
 
 
 def wait_for_run(
-    client: redis.Redis, prefix: str, run_id: str, expected_polls: int, timeout: float
+    client: redis.Redis, keys: Keys, run_id: str, expected_polls: int, timeout: float
 ) -> dict[str, Any]:
     """Wait until every poll of the run is done and every item decided (or the timeout)."""
     deadline = time.monotonic() + timeout
@@ -273,13 +338,13 @@ def wait_for_run(
         # two counters each round; the whole summary only when they say "done", or now and
         # then in case a worker of an older version does not keep the pending set
         pipe = client.pipeline(transaction=False)
-        pipe.hlen(f"{prefix}run:{run_id}:polls")
-        pipe.scard(f"{prefix}run:{run_id}:pending")
+        pipe.hlen(keys.run_polls(run_id))
+        pipe.scard(keys.run_pending(run_id))
         polls, pending = pipe.execute()
         now = time.monotonic()
         if (polls >= expected_polls and pending == 0) or now > deadline or now - last_full > full_every:
             last_full = now
-            summary = run_summary(client, prefix, run_id, expected_polls)
+            summary = run_summary(client, keys, run_id, expected_polls)
             if summary["complete"] or now > deadline:
                 return summary
         # looked at more often in a run's last moments: the answer is due any time then
@@ -303,74 +368,61 @@ def format_summary(s: dict[str, Any]) -> str:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def status(as_json: bool) -> None:
+@pass_cli
+def status(cli: Cli, as_json: bool) -> None:
     """Queue length, articles indexed, last poll per source, recent failures."""
-    try:
-        s = _settings()
-        from worker.status import collect_status, format_status
+    from worker.status import collect_status, format_status
 
-        st = collect_status(_client(s), s)
-        click.echo(json.dumps(st, indent=2) if as_json else format_status(st))
-    except IngestError as exc:
-        _fail(exc)
-    except redis.RedisError as exc:
-        _fail(IngestError(f"cannot reach Redis: {exc}"))
+    st = collect_status(cli.redis, cli.settings)
+    click.echo(json.dumps(st, indent=2) if as_json else format_status(st))
 
 
 @main.command()
 @click.option("-n", "count", type=int, default=10, show_default=True, help="How many articles.")
 @click.option("--json", "as_json", is_flag=True, help="Print each article's document as a JSON line.")
-def tail(count: int, as_json: bool) -> None:
+@pass_cli
+def tail(cli: Cli, count: int, as_json: bool) -> None:
     """Show the newest queued articles."""
-    try:
-        s = _settings()
-        from worker.message import decode
+    from worker.message import decode
 
-        entries: Any = _client(s).xrevrange(s.redis.stream_key, count=count)
-        for raw_id, fields in reversed(entries):
-            sid = as_str(raw_id)
-            doc = decode(fields)
-            if as_json:
-                click.echo(json.dumps({"stream_id": sid, **doc}, ensure_ascii=False))
-                continue
-            if doc.get("type") == "copy":
-                of = doc.get("of") or {}
-                click.echo(f"{sid}  copy of {of.get('kind')} #{of.get('id')}: {doc['url']}")
-                continue
-            near = doc.get("dedup", {}).get("nearest") or {}
-            click.echo(
-                f"{sid}  {doc.get('published_at') or '-':<25} {doc['source']:<12} "
-                f"{doc['word_count']:>5}w  {doc.get('title') or '(untitled)'}\n"
-                f"    {doc['url']}"
-                + (
-                    f"\n    nearest {near.get('kind')} {near.get('name') or near.get('id')}"
-                    f" similarity={near.get('similarity')}"
-                    if near
-                    else ""
-                )
+    entries: Any = cli.redis.xrevrange(cli.settings.redis.stream_key, count=count)
+    for raw_id, fields in reversed(entries):
+        sid = as_str(raw_id)
+        doc = decode(fields)
+        if as_json:
+            click.echo(json.dumps({"stream_id": sid, **doc}, ensure_ascii=False))
+            continue
+        if doc.get("type") == "copy":
+            of = doc.get("of") or {}
+            click.echo(f"{sid}  copy of {of.get('kind')} #{of.get('id')}: {doc['url']}")
+            continue
+        near = doc.get("dedup", {}).get("nearest") or {}
+        click.echo(
+            f"{sid}  {doc.get('published_at') or '-':<25} {doc['source']:<12} "
+            f"{doc['word_count']:>5}w  {doc.get('title') or '(untitled)'}\n"
+            f"    {doc['url']}"
+            + (
+                f"\n    nearest {near.get('kind')} {near.get('name') or near.get('id')}"
+                f" similarity={near.get('similarity')}"
+                if near
+                else ""
             )
-    except IngestError as exc:
-        _fail(exc)
+        )
 
 
 @main.command(name="requeue-stale")
-@click.option("--older-than", type=float, help="Seconds (default: twice the visibility timeout).")
-def requeue_stale_cmd(older_than: float | None) -> None:
-    """Send again articles handed to a task that was lost (never decided). Beat does this too."""
-    try:
-        s = _settings()
-        from worker.pipeline import Ingest
-        from worker.tasks import process_article
+@click.option("--older-than", type=float, help="Seconds (default: worker.lost_task_seconds).")
+@pass_cli
+def requeue_stale_cmd(cli: Cli, older_than: float | None) -> None:
+    """Send again articles handed to a task that was lost (never decided). Workers do this too."""
+    from worker.celery_app import app
+    from worker.handoff import HandOff
 
-        ingest = Ingest(s, _client(s))
-        stale = ingest.stale_inflight(
-            older_than if older_than is not None else s.worker.visibility_timeout_seconds * 2
-        )
-        for item, run_id in stale:
-            process_article.apply_async((item.to_dict(), run_id))
-        click.echo(f"sent again: {len(stale)}")
-    except IngestError as exc:
-        _fail(exc)
+    age = older_than if older_than is not None else cli.settings.worker.lost_task_seconds
+    sent = HandOff(cli.context).send_again_stale(
+        age, lambda item, run_id: app.send_task("worker.tasks.process_article", (item, run_id))
+    )
+    click.echo(f"sent again: {sent}")
 
 
 @main.command()
@@ -402,100 +454,84 @@ def requeue_stale_cmd(older_than: float | None) -> None:
     help="Failed deliveries after which an entry is parked in the consumer dead letters.",
 )
 @click.option("--until-idle", is_flag=True, help="Stop when there is nothing left to read.")
+@pass_cli
 def consume(
-    group: str, consumer: str, handler: str | None, start: str, count: int, claim_idle: float,
+    cli: Cli, group: str, consumer: str, handler: str | None, start: str, count: int, claim_idle: float,
     max_deliveries: int, until_idle: bool,
 ) -> None:  # fmt: skip
     """Reference downstream consumer: read the stream with a consumer group, ack each article."""
+    from worker.consume import Consumer, ensure_group, print_handler
+
+    s = cli.settings
+    fn = print_handler
+    if handler:
+        import importlib
+
+        mod, _, attr = handler.partition(":")
+        fn = getattr(importlib.import_module(mod), attr)
+    ensure_group(cli.redis, s.redis.stream_key, group, start)
+    c = Consumer(
+        cli.redis, s.redis.stream_key, group, consumer, fn, prefix=s.redis.key_prefix, count=count,
+        block_ms=1000, claim_idle_ms=int(claim_idle * 1000), max_deliveries=max_deliveries,
+    )  # fmt: skip
     try:
-        s = _settings()
-        from worker.consume import Consumer, ensure_group, print_handler
-
-        fn = print_handler
-        if handler:
-            import importlib
-
-            mod, _, attr = handler.partition(":")
-            fn = getattr(importlib.import_module(mod), attr)
-        client = _client(s)
-        ensure_group(client, s.redis.stream_key, group, start)
-        c = Consumer(
-            client, s.redis.stream_key, group, consumer, fn, prefix=s.redis.key_prefix, count=count,
-            block_ms=1000, claim_idle_ms=int(claim_idle * 1000), max_deliveries=max_deliveries,
-        )  # fmt: skip
-        try:
-            stats = c.run(until_idle=until_idle)
-        except KeyboardInterrupt:
-            stats = c.stats
-        log.info("consumer_stopped", group=group, consumer=consumer, **vars(stats))
-    except IngestError as exc:
-        _fail(exc)
+        stats = c.run(until_idle=until_idle)
+    except KeyboardInterrupt:
+        stats = c.stats
+    log.info("consumer_stopped", group=group, consumer=consumer, **vars(stats))
 
 
 @main.command()
 @click.option(
     "--group", "-g", "groups", multiple=True, required=True, help="Every group that must have read it."
 )
-def trim(groups: tuple[str, ...]) -> None:
+@pass_cli
+def trim(cli: Cli, groups: tuple[str, ...]) -> None:
     """Remove stream entries that every given group has read and acknowledged (never others)."""
-    try:
-        s = _settings()
-        from worker.consume import safe_trim
+    from worker.consume import safe_trim
 
-        min_id, removed = safe_trim(_client(s), s.redis.stream_key, list(groups))
-        click.echo(f"removed {removed} entries; oldest kept id {min_id or '-'}")
-    except IngestError as exc:
-        _fail(exc)
+    min_id, removed = safe_trim(cli.redis, cli.settings.redis.stream_key, list(groups))
+    click.echo(f"removed {removed} entries; oldest kept id {min_id or '-'}")
 
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="URL|FILE...")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input, one per line.")
-def explain(inputs: tuple[str, ...], as_json: bool) -> None:
+@pass_cli
+def explain(cli: Cli, inputs: tuple[str, ...], as_json: bool) -> None:
     """Why each page or text would be judged new or a duplicate (changes nothing).
 
     A .txt file is taken as extracted text; an .html file is extracted first.
     """
-    try:
-        s = _settings()
-        from worker.explain import explain_all, format_explanation
-        from worker.pipeline import Ingest
+    from worker.explain import explain_all, format_explanation
 
-        ingest = Ingest(s, _client(s))
-        try:
-            results = explain_all(ingest, list(inputs))
-        finally:
-            ingest.close()
-        for res in results:
-            if as_json:
-                click.echo(json.dumps(res, ensure_ascii=False))
-            elif res["verdict"] == "error":
-                click.echo(f"{res['input']}\n  error: {res['error']}")
-            else:
-                click.echo(format_explanation(res))
-        if any(res["verdict"] == "error" for res in results):
-            sys.exit(1)
-    except IngestError as exc:
-        _fail(exc)
+    results = explain_all(cli.context, list(inputs))
+    for res in results:
+        if as_json:
+            click.echo(json.dumps(res, ensure_ascii=False))
+        elif res["verdict"] == "error":
+            click.echo(f"{res['input']}\n  error: {res['error']}")
+        else:
+            click.echo(format_explanation(res))
+    if any(res["verdict"] == "error" for res in results):
+        sys.exit(1)
 
 
 @main.command()
 @click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds to wait for replies.")
-def check(timeout: float) -> None:
+@pass_cli
+def check(cli: Cli, timeout: float) -> None:
     """Liveness probe: exit 0 when a worker on this host answers a ping through the broker."""
-    try:
-        _settings()
-        from worker.celery_app import app
+    cli.settings  # noqa: B018  (resolves the Redis URL, as every command does)
+    from worker.celery_app import app
 
-        host = socket.gethostname()
-        replies = app.control.ping(timeout=timeout) or []
-        mine = sorted(node for reply in replies for node in reply if node.endswith("@" + host))
-        if not mine:
-            click.echo(f"no worker on {host} answered within {timeout}s", err=True)
-            sys.exit(1)
-        click.echo("alive: " + " ".join(mine))
-    except IngestError as exc:
-        _fail(exc)
+    host = socket.gethostname()
+    replies = app.control.ping(timeout=timeout) or []
+    mine = sorted(node for reply in replies for node in reply if node.endswith("@" + host))
+    if not mine:
+        click.echo(f"no worker on {host} answered within {timeout}s", err=True)
+        sys.exit(1)
+    click.echo("alive: " + " ".join(mine))
 
 
 if __name__ == "__main__":  # pragma: no cover

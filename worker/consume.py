@@ -17,6 +17,7 @@ from typing import Any
 
 import redis
 
+from worker.keys import Keys
 from worker.logs import get_logger
 from worker.message import decode
 from worker.redisconn import as_str
@@ -79,7 +80,7 @@ class Consumer:
             log.warning("consume_failed", id=entry_id, error=str(exc)[:300], deliveries=deliveries)
             if deliveries >= self.max_deliveries:
                 self.r.xadd(
-                    f"{self.prefix}consumer-deadletter",
+                    Keys(self.prefix).consumer_deadletter,
                     {
                         "entry_id": entry_id,
                         "group": self.group,

@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 import redis
 
+from worker.keys import Keys
 from worker.redisconn import as_str
+from worker.scripts import Scripts
 from worker.settings import DedupSettings
 from worker.textsig import Signature, content_hash, normalize, signature, url_hash
 
@@ -28,6 +29,8 @@ RECORD_SHARD = 1024
 # buckets of 64 bytes in one key of a bucket table: 64 MB (a Redis string stops at 512 MB)
 TABLE_SHARD_BUCKETS = 1 << 20
 MAX_REPORTED_CANDIDATES = 5
+# final failures kept in the "failures" list for ingest status
+RECENT_FAILURES = 100
 SEED_EPOCH = "seed"
 
 
@@ -72,20 +75,14 @@ class Verdict:
     doc_id: int | None = None
     stream_id: str | None = None
 
-    @property
-    def duplicate_of(self) -> dict[str, Any] | None:
-        return self.nearest if self.status == "duplicate" else None
-
 
 class DedupIndex:
     def __init__(self, client: redis.Redis, settings: DedupSettings, prefix: str, stream_key: str):
         self.r = client
         self.s = settings
-        self.prefix = prefix
-        self.stream_key = stream_key
+        self.keys = Keys(prefix, stream_key)
         self.record_size = settings.num_perm + 32
-        lua = resources.files("worker").joinpath("lua/decide.lua").read_text("utf-8")
-        self._decide = client.register_script(lua)
+        self.scripts = Scripts(client)
 
     def prepare(self, text: str) -> Prepared:
         return self.prepare_normalized(normalize(text))
@@ -121,38 +118,40 @@ class DedupIndex:
             body = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
             head = body[:-1] + ',"dedup":'
         bands = prep.signature.band_hashes(self.s.lsh_bands, self.s.lsh_rows)
-        args: list[Any] = [
-            mode,
-            self.prefix,
+        header = {
+            "mode": mode,
+            "prefix": self.keys.prefix,
+            "shingles": prep.signature.shingles,
+            "short": prep.short,
+            "j_thr": self.s.jaccard_threshold,
+            "c_thr": self.s.containment_threshold,
+            "now": now,
+            "epochs": epochs.live,
+            "expire_at": epochs.expire_at,
+            "stream": self.keys.stream,
+            "seed_name": seed_name,
+            "url": url,
+            "source": source,
+            "max_report": MAX_REPORTED_CANDIDATES,
+            "rec_size": self.record_size,
+            "shard_size": RECORD_SHARD,
+            "base": self.s.lsh_base_buckets,
+            "publish_copies": self.s.publish_copies,
+            "shard_buckets": TABLE_SHARD_BUCKETS,
+            "nbands": len(bands),
+        }
+        return [
+            json.dumps(header, separators=(",", ":")),
             url_key,
             bytes.fromhex(prep.content_hash[:16]),
             prep.signature.stored(),
-            prep.signature.shingles,
-            "1" if prep.short else "0",
-            self.s.jaccard_threshold,
-            self.s.containment_threshold,
-            now,
-            ",".join(epochs.live),
-            epochs.expire_at,
-            self.stream_key,
             head,
-            seed_name,
-            url,
-            source,
-            MAX_REPORTED_CANDIDATES,
-            self.record_size,
-            RECORD_SHARD,
-            self.s.lsh_base_buckets,
-            "1" if self.s.publish_copies else "0",
-            len(bands),
             *bands,
-            TABLE_SHARD_BUCKETS,
         ]
-        return args
 
     def run_script(self, args: list[Any], client: Any = None) -> Any:
         """Run the decide script, on ``client`` (e.g. a pipeline) if given."""
-        return self._decide(keys=[], args=args, client=client)
+        return self.scripts.decide(keys=[], args=args, client=client)
 
     def _run(self, mode: str, prep: Prepared, url_key: bytes, *, now: int, **kw: Any) -> Verdict:
         return self.parse_reply(self.run_script(self.script_args(mode, prep, url_key, now=now, **kw)))
@@ -190,25 +189,42 @@ class DedupIndex:
         prep = self.prepare(text)
         return self._run("seed", prep, url_hash(f"seed:{name}"), now=now, seed_name=name)
 
-    # decisions that never reach the script: off-topic and failed items
+    # decisions that never reach the script: off-topic and failed items, GUIDs
     def url_hashes(self, now: float | None = None) -> tuple[str, list[str], int]:
         """(hash to write decisions to, hashes to read them from, expiry of the first)."""
         ep = Epochs.at(time.time() if now is None else now, self.s)
-        keys = [f"{self.prefix}e{e}:urls" for e in ep.live]
+        keys = [self.keys.urls(e) for e in ep.live]
         return keys[1], keys, ep.expire_at
 
-    def mark(self, url_keys: list[bytes], decision: str, pipe: Any = None) -> None:
-        """Record a final decision for URLs/GUIDs, keeping any earlier one.
+    def mark(
+        self,
+        url_keys: list[bytes],
+        decision: str,
+        *,
+        outcome: str = "",
+        failure: dict[str, Any] | None = None,
+        first_only: bool = False,
+        pipe: Any = None,
+    ) -> bool:
+        """Record ``decision`` (:mod:`worker.decisions`) for URL/GUID keys, keeping earlier ones.
 
+        ``first_only``: write nothing when the first key (the URL) is decided in any live
+        epoch; the return value says whether it was written (always True on ``pipe``).
+        ``outcome`` moves that counter of ``stats``; ``failure`` goes to the newest failures.
         Queued on ``pipe`` when given (the caller executes it), else sent at once.
         """
-        key, _, expire_at = self.url_hashes()
-        p = pipe if pipe is not None else self.r.pipeline(transaction=False)
-        for k in url_keys:
-            p.hsetnx(key, k, decision)
-        p.expireat(key, expire_at)
-        if pipe is None:
-            p.execute()
+        write, read, expire_at = self.url_hashes()
+        header = {
+            "expire_at": expire_at,
+            "trim": RECENT_FAILURES - 1,
+            "decision": decision,
+            "outcome": outcome,
+            "failure": json.dumps(failure, ensure_ascii=False) if failure else "",
+            "check": first_only,
+        }
+        keys = [write, self.keys.stats, self.keys.failures, *read]
+        res = self.scripts.mark(keys=keys, args=[json.dumps(header), *url_keys], client=pipe)
+        return True if pipe is not None else bool(res)
 
     def decisions(self, url_keys: list[bytes]) -> list[str | None]:
         """The recorded decision of each URL/GUID key, None where there is none."""
@@ -226,5 +242,5 @@ class DedupIndex:
         return found
 
     def copies(self, doc_id: int, limit: int = 20) -> list[dict[str, Any]]:
-        raw = self.r.lrange(f"{self.prefix}copies:{doc_id}", -limit, -1)
+        raw = self.r.lrange(self.keys.copies(doc_id), -limit, -1)
         return [json.loads(x) for x in raw]

@@ -4,15 +4,17 @@
 
     IngestError
     ├── ConfigError          bad settings: stop at start-up with the message
+    ├── Deferred             not a failure: do it later, no attempt counted
+    │   └── DomainBusy       our own per-domain pace has no slot soon enough
     ├── TransientError       may succeed later: retried with backoff
     │   └── RateLimited      the site asked us to wait (429/503 Retry-After)
-    │       └── DomainBusy   our own per-domain pace: try later, not counted as an attempt
     └── PermanentError       will fail again: recorded once, never retried
         ├── PolicyRefused    our own rules refuse it (private address, scheme, robots.txt)
         ├── TooLarge         the body or its decompressed form passes a cap
         ├── NotAnArticle     no usable article text (empty page, PDF, image, ...)
         └── BadFeed          the feed cannot be parsed at all
 
+What each one leads to is decided in one place, :func:`worker.retries.next_step`.
 Every error carries a short machine-readable ``reason`` (``timeout``,
 ``http_404``, ``private_address`` ...) that is what ``ingest status`` counts.
 """
@@ -39,16 +41,24 @@ class TransientError(IngestError):
     reason = "transient"
 
 
-class RateLimited(TransientError):
-    reason = "rate_limited"
+class Deferred(IngestError):
+    reason = "deferred"
 
     def __init__(self, message: str, *, retry_after: float | None = None, reason: str | None = None):
         super().__init__(message, reason=reason)
         self.retry_after = retry_after
 
 
-class DomainBusy(RateLimited):
+class DomainBusy(Deferred):
     reason = "domain_busy"
+
+
+class RateLimited(TransientError):
+    reason = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, reason: str | None = None):
+        super().__init__(message, reason=reason)
+        self.retry_after = retry_after
 
 
 class PermanentError(IngestError):

@@ -6,19 +6,19 @@ from pathlib import Path
 from typing import Any
 
 from worker import relevance
+from worker.context import Context
+from worker.decisions import outcome_of
 from worker.errors import IngestError
 from worker.extract import decode_html, extract
 from worker.feeds import canonical_url, is_fetchable
 from worker.message import decode
-from worker.outcomes import decision_outcome
-from worker.pipeline import Ingest
 from worker.textsig import exact_jaccard, normalize, url_hash
 
 
-def _load(ingest: Ingest, inp: str) -> tuple[str, str | None, str | None]:
+def _load(ctx: Context, inp: str) -> tuple[str, str | None, str | None]:
     """(text, canonical URL or None, title) of a URL, an .html file or a .txt file."""
     if is_fetchable(inp):
-        page = ingest.fetcher.get(inp)
+        page = ctx.fetcher.get(inp)
         ext = extract(decode_html(page.content, page.encoding), url=page.url, min_words=1)
         return ext.text, canonical_url(inp), ext.title
     path = Path(inp)
@@ -30,35 +30,35 @@ def _load(ingest: Ingest, inp: str) -> tuple[str, str | None, str | None]:
     return path.read_text("utf-8", errors="replace"), None, None
 
 
-def _text_of(ingest: Ingest, cand: dict[str, Any]) -> str | None:
+def _text_of(ctx: Context, cand: dict[str, Any]) -> str | None:
     """The text of an indexed seed or article, for the exact similarity."""
     if cand.get("kind") == "seed" and cand.get("name"):
-        f = ingest.settings.seeds_dir / f"{cand['name']}.txt"
+        f = ctx.settings.seeds_dir / f"{cand['name']}.txt"
         return f.read_text("utf-8") if f.is_file() else None
     sid = cand.get("stream_id")
     if not sid:
         return None
-    entries: Any = ingest.redis.xrange(ingest.settings.redis.stream_key, sid, sid)
+    entries: Any = ctx.redis.xrange(ctx.settings.redis.stream_key, sid, sid)
     return str(decode(entries[0][1])["text"]) if entries else None
 
 
-def _with_exact(ingest: Ingest, cand: dict[str, Any] | None, norm: str) -> dict[str, Any] | None:
+def _with_exact(ctx: Context, cand: dict[str, Any] | None, norm: str) -> dict[str, Any] | None:
     if not cand:
         return None
-    other = _text_of(ingest, cand)
-    k = ingest.settings.dedup.shingle_words
+    other = _text_of(ctx, cand)
+    k = ctx.settings.dedup.shingle_words
     exact = round(exact_jaccard(norm, normalize(other), k), 4) if other is not None else None
     return {**cand, "exact_similarity": exact}
 
 
-def explain(ingest: Ingest, inp: str) -> dict[str, Any]:
+def explain(ctx: Context, inp: str) -> dict[str, Any]:
     """The verdict for one input against the current index, with the evidence."""
-    text, canon, title = _load(ingest, inp)
-    prep = ingest.index.prepare(text)
+    text, canon, title = _load(ctx, inp)
+    prep = ctx.index.prepare(text)
     key = url_hash(canon) if canon else url_hash(f"explain:{inp}")
-    verdict = ingest.index.check(prep, key)
-    rel = relevance.score(text, ingest.settings.topic, title)
-    d = ingest.settings.dedup
+    verdict = ctx.index.check(prep, key)
+    rel = relevance.score(text, ctx.settings.topic, title)
+    d = ctx.settings.dedup
     out: dict[str, Any] = {
         "input": inp,
         "canonical_url": canon,
@@ -74,26 +74,26 @@ def explain(ingest: Ingest, inp: str) -> dict[str, Any]:
         out |= {
             "verdict": "duplicate",
             "match": "url",
-            "prior_decision": decision_outcome(verdict.prior),
+            "prior_decision": outcome_of(verdict.prior),
             "duplicate_of": {"id": int(doc_id)} if doc_id.isdigit() else None,
             "similarity": None,
             "nearest_seed": None,
             "candidates": [],
         }
     else:
-        nearest = _with_exact(ingest, verdict.nearest, prep.normalized)
+        nearest = _with_exact(ctx, verdict.nearest, prep.normalized)
         out |= {
             "verdict": verdict.status,
             "match": (nearest or {}).get("match") if verdict.status == "duplicate" else None,
             "duplicate_of": nearest if verdict.status == "duplicate" else None,
             "nearest": nearest,
             "similarity": (nearest or {}).get("similarity"),
-            "nearest_seed": _with_exact(ingest, verdict.nearest_seed, prep.normalized),
-            "candidates": [_with_exact(ingest, c, prep.normalized) for c in verdict.candidates],
+            "nearest_seed": _with_exact(ctx, verdict.nearest_seed, prep.normalized),
+            "candidates": [_with_exact(ctx, c, prep.normalized) for c in verdict.candidates],
         }
     dup = out.get("duplicate_of")
     if dup and dup.get("id") is not None:
-        out["also_published_by"] = ingest.index.copies(int(dup["id"]))
+        out["also_published_by"] = ctx.index.copies(int(dup["id"]))
     return out
 
 
@@ -147,11 +147,11 @@ def _sims(c: dict[str, Any]) -> str:
     return s
 
 
-def explain_all(ingest: Ingest, inputs: list[str]) -> list[dict[str, Any]]:
+def explain_all(ctx: Context, inputs: list[str]) -> list[dict[str, Any]]:
     results = []
     for inp in inputs:
         try:
-            results.append(explain(ingest, inp))
+            results.append(explain(ctx, inp))
         except IngestError as exc:
             results.append({"input": inp, "verdict": "error", "error": str(exc), "reason": exc.reason})
     return results

@@ -12,8 +12,6 @@ from typing import Any, TextIO
 
 import structlog
 
-_configured = False
-
 
 class _NamedWriter(structlog.WriteLogger):
     """structlog's line writer, carrying the name given to :func:`get_logger`."""
@@ -37,7 +35,6 @@ def configure_logging(level: str = "INFO", fmt: str = "logfmt") -> None:
     Safe to call twice with the same settings (the CLI, then Celery's setup signal);
     a logger already used keeps the configuration it was first used with.
     """
-    global _configured
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
@@ -86,7 +83,6 @@ def configure_logging(level: str = "INFO", fmt: str = "logfmt") -> None:
     # "polled") and cost ~0.2 ms of CPU each (BENCHMARKS.md); its warnings and errors still show
     for chatty in ("celery.worker.strategy", "celery.app.trace"):
         logging.getLogger(chatty).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
-    _configured = True
 
 
 def get_logger(name: str) -> Any:

@@ -48,8 +48,10 @@ from protego import Protego
 
 from worker.errors import DomainBusy, PermanentError, PolicyRefused, RateLimited, TransientError
 from worker.fetch import Fetcher
+from worker.keys import Keys
 from worker.logs import get_logger
 from worker.redisconn import as_str
+from worker.scripts import Scripts
 from worker.settings import FetchSettings
 
 log = get_logger(__name__)
@@ -59,21 +61,6 @@ ROBOTS_MAX_BYTES = 500 * 1024
 ROBOTS_LOCK_STRIPES = 64
 # robots.txt bodies parsed and kept per process, by content (at most 64 x ROBOTS_MAX_BYTES)
 ROBOTS_PARSED = 64
-
-# KEYS[1] the domain's next free slot (ms); ARGV: interval ms, longest wait ms.
-# Returns {1, wait_ms} with the slot reserved, or {0, wait_ms} when it is too far off.
-_RESERVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
-if slot < now then slot = now end
-local wait = slot - now
-if wait > tonumber(ARGV[2]) then return {0, wait} end
-local interval = tonumber(ARGV[1])
-redis.call('SET', KEYS[1], string.format('%d', slot + interval),
-           'PX', string.format('%d', wait + interval + 1000))
-return {1, wait}
-"""
 
 
 def domain_of(url: str) -> str:
@@ -105,8 +92,8 @@ class Politeness:
         self.s = settings
         self.r = client
         self.fetcher = fetcher
-        self.prefix = prefix
-        self._reserve = client.register_script(_RESERVE)
+        self.keys = Keys(prefix)
+        self.scripts = Scripts(client)
         # one robots.txt download per site at a time in this process (a task's pages are
         # fetched side by side, and would otherwise each miss the cache and download it)
         self._robots_locks = [threading.Lock() for _ in range(ROBOTS_LOCK_STRIPES)]
@@ -129,8 +116,8 @@ class Politeness:
         if min_interval:
             interval = max(interval, min(float(min_interval), self.s.max_crawl_delay_seconds))
         domain = domain_of(url)
-        reserved, wait_ms = self._reserve(
-            keys=[f"{self.prefix}pace:{domain}"],
+        reserved, wait_ms = self.scripts.reserve_slot(
+            keys=[self.keys.pace(domain)],
             args=[max(1, math.ceil(interval * 1000)), int(self.s.rate_limit_max_wait_seconds * 1000)],
         )
         wait = int(wait_ms) / 1000
@@ -146,13 +133,13 @@ class Politeness:
         origins = list(dict.fromkeys(origin_of(u) for u in urls))
         pipe = self.r.pipeline(transaction=False)
         for origin in origins:
-            pipe.exists(f"{self.prefix}robots:{origin}")
+            pipe.exists(self.keys.robots(origin))
         return [o for o, known in zip(origins, pipe.execute(), strict=True) if not known]
 
     def robots(self, url: str) -> Protego:
         """The robots.txt rules for ``url``'s site, from Redis or fetched once."""
         origin = origin_of(url)
-        key = f"{self.prefix}robots:{origin}"
+        key = self.keys.robots(origin)
         raw: Any = self.r.get(key)
         if raw is None:
             with self._robots_locks[hash(origin) % ROBOTS_LOCK_STRIPES]:
@@ -178,7 +165,7 @@ class Politeness:
                 before_request=self.throttle,
             )
             value, ttl = b"R" + res.content, self.s.robots_cache_seconds
-        except (PolicyRefused, DomainBusy):
+        except PolicyRefused:
             raise
         except TransientError as exc:  # 5xx, 429, timeout, network: disallow for now
             retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
@@ -208,11 +195,11 @@ class FeedBackoff:
 
     def __init__(self, client: redis.Redis, prefix: str, max_seconds: int):
         self.r = client
-        self.prefix = prefix
+        self.keys = Keys(prefix)
         self.max_seconds = max_seconds
 
     def _key(self, source: str) -> str:
-        return f"{self.prefix}source:{source}"
+        return self.keys.source(source)
 
     def remaining(self, source: str, interval: float) -> float:
         """Seconds the source still waits; 0 when it may be polled."""

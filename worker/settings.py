@@ -3,7 +3,7 @@
 Values come, lowest priority first, from the defaults below, the TOML file
 named by ``INGEST_CONFIG`` (default ``config/ingest.toml``), and environment
 variables: ``REDIS_URL``, ``INGEST_ALLOW_PRIVATE``, ``INGEST_DATA_DIR`` and any
-nested value as ``INGEST_<SECTION>__<KEY>`` (``INGEST_FETCH__TIMEOUT_SECONDS=5``).
+nested value as ``INGEST_<SECTION>__<KEY>`` (``INGEST_FETCH__READ_TIMEOUT_SECONDS=5``).
 
 Unknown keys are an error, so a misspelt setting never passes silently.
 Relative paths in the file are resolved against the file's own folder.
@@ -129,6 +129,16 @@ class FetchSettings(_Section):
     max_crawl_delay_seconds: float = Field(default=30.0, ge=0)
     # a source that keeps failing is polled every interval * 2^(failures-1), at most this often
     feed_backoff_max_seconds: int = Field(default=86_400, ge=1)
+    # an item that failed for a transient reason (worker/retries.py) is tried again after
+    # each of these in turn, then left alone; [] = never by itself
+    heal_after_seconds: list[int] = Field(default=[3600, 21_600, 86_400], max_length=20)
+
+    @field_validator("heal_after_seconds")
+    @classmethod
+    def _positive_delays(cls, v: list[int]) -> list[int]:
+        if any(d < 1 for d in v):
+            raise ValueError("every delay must be at least 1 second")
+        return v
 
     @property
     def user_agent_header(self) -> str:
@@ -178,8 +188,6 @@ class DedupSettings(_Section):
 class RedisSettings(_Section):
     key_prefix: str = "ingest:"
     stream_key: str = "ingest:articles"
-    # Redis databases per use; broker and index may share one server
-    broker_db: int = Field(default=0, ge=0, le=15)
 
 
 TASKS_PER_CORE = 2
@@ -204,6 +212,16 @@ class WorkerSettings(_Section):
     task_soft_time_limit_seconds: int = Field(default=300, ge=1)
     task_time_limit_seconds: int = Field(default=360, ge=2)
     poll_lock_seconds: int = Field(default=600, ge=10)
+    # a new item a poll handed on is not handed out again by another poll for this long
+    claim_seconds: int = Field(default=3600, ge=10)
+    # liveness (worker/liveness.py): every worker refreshes its heartbeat this often ...
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    # ... and is taken for dead when it has not for this long: what it held is sent again
+    dead_after_seconds: float = Field(default=30.0, gt=0)
+    # how often a worker looks for the work of dead workers (one at a time does it)
+    sweep_seconds: float = Field(default=15.0, gt=0)
+    # an item handed on this long ago and not decided, held by no one, is sent again
+    lost_task_seconds: int = Field(default=3600, ge=10)
     # a poll's new articles go to workers this many to a task message (Celery's cost per
     # task is paid once for them); 1 sends one message per article
     articles_per_task: int = Field(default=32, ge=1, le=100)
@@ -217,6 +235,8 @@ class WorkerSettings(_Section):
 
     @model_validator(mode="after")
     def _limits_fit(self) -> WorkerSettings:
+        if self.dead_after_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError("worker.dead_after_seconds must be at least twice worker.heartbeat_seconds")
         if (
             not self.task_soft_time_limit_seconds
             < self.task_time_limit_seconds
@@ -306,19 +326,16 @@ class Settings(BaseSettings):
                 return s
         raise KeyError(name)
 
-    def key(self, *parts: str) -> str:
-        """A Redis key under this deployment's prefix."""
-        return self.redis.key_prefix + ":".join(parts)
-
     def masked(self) -> dict[str, Any]:
         """The effective settings for the start-up log, secrets hidden."""
         data = self.model_dump(mode="json")
         if self.redis_url:
-            data["redis_url"] = _mask_url(self.redis_url)
+            data["redis_url"] = mask_url(self.redis_url)
         return data
 
 
-def _mask_url(url: str) -> str:
+def mask_url(url: str) -> str:
+    """A Redis URL with its password (if any) hidden."""
     scheme, sep, rest = url.partition("://")
     if "@" in rest:
         rest = "***@" + rest.rsplit("@", 1)[1]

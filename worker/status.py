@@ -9,6 +9,8 @@ from typing import Any
 import redis
 
 from worker.celery_app import QUEUE_ARTICLES, QUEUE_POLL
+from worker.dedup import Epochs
+from worker.keys import Keys
 from worker.settings import Settings
 
 # kombu's Redis transport keeps one list per priority step of a queue
@@ -20,9 +22,9 @@ def _s(v: Any) -> Any:
 
 
 def broker_queue_lengths(client: redis.Redis, s: Settings) -> dict[str, int]:
-    prefix = f"{s.redis.key_prefix}celery:"
+    keys = Keys(s.redis.key_prefix)
     return {
-        q: sum(int(client.llen(prefix + q + suffix)) for suffix in _PRIORITY_SUFFIXES)
+        q: sum(int(client.llen(keys.broker_queue(q) + suffix)) for suffix in _PRIORITY_SUFFIXES)
         for q in (QUEUE_POLL, QUEUE_ARTICLES)
     }
 
@@ -52,21 +54,20 @@ def _lag(client: redis.Redis, stream: str, last_id: str, cap: int = 100_000) -> 
 
 
 def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
-    p = s.redis.key_prefix
-    from worker.dedup import Epochs
-
-    url_hashes = [f"{p}e{e}:urls" for e in Epochs.at(time.time(), s.dedup).live]
+    k = Keys(s.redis.key_prefix, s.redis.stream_key)
+    live = Epochs.at(time.time(), s.dedup).live
+    url_hashes = [k.urls(e) for e in live]
     syndicated: dict[int, float] = {}
-    for e in Epochs.at(time.time(), s.dedup).live:
-        top: Any = client.zrevrange(f"{p}e{e}:syndicated", 0, 9, withscores=True)
+    for e in live:
+        top: Any = client.zrevrange(k.syndicated(e), 0, 9, withscores=True)
         for member, score in top:
             syndicated[int(member)] = syndicated.get(int(member), 0) + float(score)
-    stats = {_s(k): int(v) for k, v in client.hgetall(f"{p}stats").items()}
+    stats = {_s(name): int(v) for name, v in client.hgetall(k.stats).items()}
     sources = {}
     for src in s.sources:
-        info = {_s(k): _s(v) for k, v in client.hgetall(s.key("source", src.name)).items()}
+        info = {_s(f): _s(v) for f, v in client.hgetall(k.source(src.name)).items()}
         sources[src.name] = {"interval_seconds": src.interval_seconds, "enabled": src.enabled, **info}
-    failures = [json.loads(x) for x in client.lrange(f"{p}failures", 0, 9)]
+    failures = [json.loads(x) for x in client.lrange(k.failures, 0, 9)]
     return {
         "stream": {
             "key": s.redis.stream_key,
@@ -75,30 +76,30 @@ def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
         },
         "broker_queues": broker_queue_lengths(client, s),
         "index": {
-            "documents": int(client.get(f"{p}docs:n") or 0),
-            "seeds": int(client.hlen(f"{p}seeds")),
+            "documents": int(client.get(k.docs_count) or 0),
+            "seeds": int(client.hlen(k.seeds)),
             "urls_decided": sum(int(client.hlen(k)) for k in url_hashes),
         },
         "outcomes": {k: stats.get(k, 0) for k in ("queued", "duplicate", "off_topic", "failed")},
-        "dead_letters": int(client.xlen(f"{p}deadletter")),
-        "recent_dead_letters": _dead_letters(client, p),
+        "dead_letters": int(client.xlen(k.deadletter)),
+        "recent_dead_letters": _dead_letters(client, k),
         "sources": sources,
         "recent_failures": failures,
         "most_syndicated": [
-            {"id": doc_id, "copies": int(n), "latest_copies": _copies(client, p, doc_id)}
+            {"id": doc_id, "copies": int(n), "latest_copies": _copies(client, k, doc_id)}
             for doc_id, n in sorted(syndicated.items(), key=lambda kv: -kv[1])[:5]
         ],
     }
 
 
-def _dead_letters(client: redis.Redis, prefix: str, count: int = 5) -> list[dict[str, Any]]:
+def _dead_letters(client: redis.Redis, k: Keys, count: int = 5) -> list[dict[str, Any]]:
     """The newest items given up on after their last retry: URL, source, reason, attempts."""
-    entries: Any = client.xrevrange(f"{prefix}deadletter", count=count)
+    entries: Any = client.xrevrange(k.deadletter, count=count)
     return [json.loads(fields[b"entry"]) for _id, fields in entries]
 
 
-def _copies(client: redis.Redis, prefix: str, doc_id: int) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in client.lrange(f"{prefix}copies:{doc_id}", -3, -1)]
+def _copies(client: redis.Redis, k: Keys, doc_id: int) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in client.lrange(k.copies(doc_id), -3, -1)]
 
 
 def format_status(st: dict[str, Any]) -> str:

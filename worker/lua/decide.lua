@@ -18,30 +18,32 @@
 -- Records: doc id -> fixed-size record (signature, shingle count, kind, time,
 -- stream id, text hash) in string sig:<id // shard> (articles) or hash seedrec (seeds).
 --
--- ARGV:
---  1 mode       check | commit | seed
---  2 prefix     3 url_key (8 bytes)   4 text_key (8 bytes)
---  5 sig        num_perm bytes: the low 8 bits of each MinHash value   6 shingles   7 short ("1" = exact match only)
---  8 j_thr      9 c_thr
--- 10 now       11 epochs: comma-separated, current first ("seed,2045,2044")
--- 12 expire_at (for keys written in the current epoch)
--- 13 stream    14 head (message JSON missing its end, ending in "dedup":)
--- 15 seed name 16 url  17 source  18 max reported candidates
--- 19 record size  20 record shard size  21 base buckets  22 publish copies ("1")
--- 23 nbands, then nbands 8-byte band hashes, then the buckets of one key of a table
-local mode, prefix, url_key, text_key, sig = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local shingles = tonumber(ARGV[6])
-local short = ARGV[7] == "1"
-local j_thr, c_thr = tonumber(ARGV[8]), tonumber(ARGV[9])
-local now = tonumber(ARGV[10])
-local epochs = {}
-for e in string.gmatch(ARGV[11], "[^,]+") do epochs[#epochs + 1] = e end
-local expire_at = tonumber(ARGV[12])
-local stream, head, seed_name, url, source = ARGV[13], ARGV[14], ARGV[15], ARGV[16], ARGV[17]
-local max_report = tonumber(ARGV[18])
-local rec_size, shard_size, base = tonumber(ARGV[19]), tonumber(ARGV[20]), tonumber(ARGV[21])
-local publish_copies = ARGV[22] == "1"
-local nb = tonumber(ARGV[23])
+-- ARGV[1] is a JSON header of named values; the binary ones follow it in place:
+--   header: mode (check | commit | seed), prefix, shingles, short (exact match only),
+--           j_thr, c_thr, now, epochs (current first: ["seed", "2045", "2044"]),
+--           expire_at (keys written in the current epoch), stream, seed_name, url, source,
+--           max_report (candidates reported), rec_size, shard_size (records per key),
+--           base (buckets of a new table), publish_copies, shard_buckets (buckets per key
+--           of a table), nbands
+--   ARGV[2] url_key (8 bytes)   ARGV[3] text_key (8 bytes)
+--   ARGV[4] sig: num_perm bytes, the low 8 bits of each MinHash value
+--   ARGV[5] head: the message JSON missing its end, ending in "dedup": ("" unless commit)
+--   ARGV[6 .. 5 + nbands] the 8-byte band hashes
+local H = cjson.decode(ARGV[1])
+local mode, prefix = H.mode, H.prefix
+local url_key, text_key, sig, head = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local BAND0 = 5  -- ARGV[BAND0 + b] is band b's hash
+local shingles = tonumber(H.shingles)
+local short = H.short
+local j_thr, c_thr = tonumber(H.j_thr), tonumber(H.c_thr)
+local now = tonumber(H.now)
+local epochs = H.epochs
+local expire_at = tonumber(H.expire_at)
+local stream, seed_name, url, source = H.stream, H.seed_name, H.url, H.source
+local max_report = tonumber(H.max_report)
+local rec_size, shard_size, base = tonumber(H.rec_size), tonumber(H.shard_size), tonumber(H.base)
+local publish_copies = H.publish_copies
+local nb = tonumber(H.nbands)
 local sig_len = string.len(sig)
 local nperm = sig_len
 local SLOT, SLOTS = 8, 8
@@ -100,7 +102,7 @@ local function has_overflow(okey)
 end
 
 -- a table is split over keys of at most SHARD_BUCKETS buckets (Redis strings stop at 512 MB)
-local SHARD_BUCKETS = tonumber(ARGV[24 + tonumber(ARGV[23])])
+local SHARD_BUCKETS = tonumber(H.shard_buckets)
 
 local function loc(tkey, b)  -- the key and byte offset of bucket b
   return tkey .. "." .. math.floor(b / SHARD_BUCKETS), (b % SHARD_BUCKETS) * BUCKET
@@ -297,7 +299,7 @@ if not match and not short then
   for _, ep in ipairs(epochs) do
     for b = 1, nb do
       local ids = {}
-      tbl_find("lsh", ep, ARGV[23 + b], ids)
+      tbl_find("lsh", ep, ARGV[BAND0 + b], ids)
       for _, id in ipairs(ids) do
         if not seen[id] then
           seen[id] = true
@@ -372,7 +374,7 @@ end
 local id = redis.call("INCR", prefix .. "docs:n")
 tbl_insert("txt", text_key, id)
 if not short then
-  for b = 1, nb do tbl_insert("lsh", ARGV[23 + b], id) end
+  for b = 1, nb do tbl_insert("lsh", ARGV[BAND0 + b], id) end
 end
 flush_metas()
 local ms, seq, sid = 0, 0, false

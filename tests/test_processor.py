@@ -1,4 +1,4 @@
-"""The pipeline in one process (no Celery): how an article's outcome is decided and reported.
+"""The article processor in one process (no Celery): how an article's outcome is decided and reported.
 
 A prefetched article is looked up once, when its batch starts its downloads; a
 decision another task writes while the page downloads must still win over ours.
@@ -12,19 +12,20 @@ import pytest
 import redis
 
 from tests.support.webserver import FixtureServer
+from worker.context import Context, item_keys
 from worker.feeds import Item, canonical_url
-from worker.pipeline import Ingest, item_keys
+from worker.processor import Processor
 from worker.settings import load_settings
 
 
 @pytest.fixture
-def ingest(env: dict[str, str], r: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ingest]:
+def processor(env: dict[str, str], r: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[Processor]:
     for k, v in env.items():
         if k.startswith(("INGEST_", "REDIS_URL")):
             monkeypatch.setenv(k, v)
-    pipeline = Ingest(load_settings(), r)
-    yield pipeline
-    pipeline.close()
+    ctx = Context(load_settings(), r)
+    yield Processor(ctx)
+    ctx.close()
 
 
 def _item(web: FixtureServer, path: str) -> Item:
@@ -32,14 +33,14 @@ def _item(web: FixtureServer, path: str) -> Item:
     return Item(url=url, canonical_url=canonical_url(url), source="test")
 
 
-def test_prefetched_off_topic_article_is_recorded_off_topic(ingest: Ingest, web: FixtureServer) -> None:
+def test_prefetched_off_topic_article_is_recorded_off_topic(processor: Processor, web: FixtureServer) -> None:
     item = _item(web, "/news/off-topic-1.html")
-    [page] = ingest.prefetch([item])
+    [page] = processor.prefetch([item])
 
-    outcome = ingest.process(item, page=page)
+    outcome = processor.process(item, page=page)
 
     assert outcome.outcome == "off_topic"
-    assert ingest.index.decisions(item_keys(item)[:1]) == ["o"]
+    assert processor.ctx.index.decisions(item_keys(item)[:1]) == ["o"]
 
 
 @pytest.mark.parametrize(
@@ -50,25 +51,25 @@ def test_prefetched_off_topic_article_is_recorded_off_topic(ingest: Ingest, web:
     ],
 )
 def test_article_decided_by_another_task_meanwhile_reports_that_decision(
-    ingest: Ingest, web: FixtureServer, path: str, prior: str, outcome: str
+    processor: Processor, web: FixtureServer, path: str, prior: str, outcome: str
 ) -> None:
     item = _item(web, path)
-    [page] = ingest.prefetch([item])
-    ingest.index.mark(item_keys(item)[:1], prior)  # another task decided it while the page downloaded
+    [page] = processor.prefetch([item])
+    processor.ctx.index.mark(item_keys(item)[:1], prior)  # another task decided it while the page downloaded
 
-    result = ingest.process(item, page=page)
+    result = processor.process(item, page=page)
 
     assert (result.outcome, result.detail) == (outcome, {"prior": prior})
-    assert ingest.index.decisions(item_keys(item)[:1]) == [prior]
+    assert processor.ctx.index.decisions(item_keys(item)[:1]) == [prior]
 
 
 def test_failed_article_is_recorded_failed_when_nothing_else_decided_it(
-    ingest: Ingest, web: FixtureServer
+    processor: Processor, web: FixtureServer
 ) -> None:
     item = _item(web, "/news/gone.html")
-    [page] = ingest.prefetch([item])
+    [page] = processor.prefetch([item])
 
-    outcome = ingest.process(item, page=page)
+    outcome = processor.process(item, page=page)
 
     assert (outcome.outcome, outcome.reason) == ("failed", "http_404")
-    assert ingest.index.decisions(item_keys(item)[:1]) == ["f:http_404"]
+    assert processor.ctx.index.decisions(item_keys(item)[:1]) == ["f:http_404"]

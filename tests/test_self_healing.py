@@ -1,0 +1,136 @@
+"""A dead worker's work comes back by itself: heartbeats, and the sweep of worker.liveness.
+
+The broker's own visibility timeout stays at its default (an hour) in these
+tests: an article decided within the tests' bounds was brought back by the
+sweep, not by kombu. Pages are held back by a gate the test opens, so the kill
+always lands while the victim holds work, however fast the machine is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
+
+import redis
+
+from tests.conftest import Service, stream_docs
+from tests.support.webserver import FixtureServer, Handler, send, serve_stories
+
+# every bound below is a failure message, not a measurement
+BOUND_SECONDS = 120
+
+
+def _liveness(env: dict[str, str]) -> None:
+    """A heartbeat each second, dead after 4 s, a sweep every 2 s (defaults: 5, 30, 15)."""
+    env.update(
+        {
+            "INGEST_WORKER__HEARTBEAT_SECONDS": "1",
+            "INGEST_WORKER__DEAD_AFTER_SECONDS": "4",
+            "INGEST_WORKER__SWEEP_SECONDS": "2",
+            # a page held at the gate must not time out meanwhile
+            "INGEST_FETCH__READ_TIMEOUT_SECONDS": "60",
+            "INGEST_FETCH__TOTAL_TIMEOUT_SECONDS": "90",
+        }
+    )
+
+
+def _gated(gate: threading.Event) -> Callable[[bytes], Handler]:
+    def respond(body: bytes) -> Handler:
+        def handler(req: BaseHTTPRequestHandler) -> None:
+            gate.wait(BOUND_SECONDS)
+            send(req, 200, body, "text/html; charset=utf-8")
+
+        return handler
+
+    return respond
+
+
+def _wait_until(check: Callable[[], bool], what: str, timeout: float = BOUND_SECONDS) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+        time.sleep(0.1)
+
+
+def _held(r: redis.Redis, prefix: str) -> dict[str, list[str]]:
+    """Worker id -> the delivery tags its heartbeat says it holds."""
+    ids = [w.decode() for w in r.zrange(f"{prefix}workers", 0, -1)]
+    out = {}
+    for w in ids:
+        raw = r.get(f"{prefix}worker:{w}")
+        if raw:
+            out[w] = json.loads(raw)["held"]
+    return out
+
+
+def test_a_killed_worker_s_batches_are_taken_by_another_worker_with_no_command_typed(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    _liveness(service.env)
+    gate = threading.Event()
+    expected = serve_stories(web, 40, respond=_gated(gate))
+    victim = service.start_worker("--concurrency", "2")
+    service.ingest("fetch", "--feed", web.url("/feeds/gen.rss"))
+    # the victim has taken the poll's two batches and is waiting for their pages
+    _wait_until(lambda: len(web.paths("/gen/")) >= 2, "the victim asks for pages")
+    _wait_until(lambda: sum(len(h) for h in _held(r, prefix).values()) >= 2, "its heartbeat lists 2 batches")
+
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    gate.set()
+    service.start_worker("--concurrency", "2")
+
+    stream = f"{prefix}articles"
+    _wait_until(lambda: r.xlen(stream) >= len(expected), f"{len(expected)} articles queued")
+    _wait_until(lambda: r.hlen(f"{prefix}inflight") == 0, "nothing left in flight")
+    urls = Counter(d["url"] for d in stream_docs(r, stream))
+    assert set(urls) == expected
+    assert max(urls.values()) == 1
+    assert int(r.hget(f"{prefix}sweep", "restored_messages") or 0) >= 2
+    assert "event=workers_dead" in service.logs()
+
+
+def test_the_sweep_leaves_the_work_of_live_workers_alone(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    _liveness(service.env)
+    gate = threading.Event()
+    expected = serve_stories(web, 40, respond=_gated(gate))
+    service.start_worker("--concurrency", "2")
+    service.start_worker("--concurrency", "2")
+    service.ingest("fetch", "--feed", web.url("/feeds/gen.rss"))
+    _wait_until(lambda: sum(len(h) for h in _held(r, prefix).values()) >= 2, "the batches are held")
+    # several sweeps run while both workers hold their batches, waiting at the gate
+    runs = int(r.hget(f"{prefix}sweep", "runs") or 0)
+    _wait_until(lambda: int(r.hget(f"{prefix}sweep", "runs") or 0) >= runs + 3, "three more sweeps")
+
+    gate.set()
+
+    stream = f"{prefix}articles"
+    _wait_until(lambda: r.xlen(stream) >= len(expected), f"{len(expected)} articles queued")
+    assert int(r.hget(f"{prefix}sweep", "restored_messages") or 0) == 0
+    pages = Counter(web.paths("/gen/"))
+    assert set(pages) == {u.removeprefix(web.base) for u in expected}
+    assert max(pages.values()) == 1  # nothing was handed out a second time
+
+
+def test_a_worker_that_stops_cleanly_leaves_the_list_of_live_workers(
+    service: Service, r: redis.Redis, prefix: str
+) -> None:
+    _liveness(service.env)
+    proc = service.start_worker("--concurrency", "1")
+    _wait_until(lambda: r.zcard(f"{prefix}workers") == 1, "the worker's first heartbeat")
+    [worker_id] = [w.decode() for w in r.zrange(f"{prefix}workers", 0, -1)]
+    assert r.exists(f"{prefix}worker:{worker_id}")
+
+    service.stop()
+
+    assert proc.returncode is not None
+    assert r.zcard(f"{prefix}workers") == 0
+    assert not r.exists(f"{prefix}worker:{worker_id}")

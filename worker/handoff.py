@@ -1,0 +1,325 @@
+"""From a source to the workers: poll -> claims -> in-flight list -> batches.
+
+A poll fetches a feed (conditionally), keeps the items no one has decided or
+claimed, claims them for itself, notes them in the in-flight list
+(``inflight``: handed on, not decided yet) and hands them on in batches of
+``worker.articles_per_task`` through a ``send`` callable (the Celery task's
+``apply_async``: this module knows nothing of Celery). An item leaves the
+in-flight list when it is decided (:meth:`worker.processor.Processor.finish`).
+
+Nothing is lost when a worker dies:
+
+* the poll task itself is held by its worker; when that worker's heartbeat
+  stops, :mod:`worker.liveness` puts the message back and the poll runs again,
+  taking back its own lock and claims (they carry its task id);
+* the article batches likewise;
+* an item whose task message was lost outright (the broker lost a write, or
+  the rare moment inside kombu between taking a message and recording it as
+  held) is still in the in-flight list: :meth:`HandOff.stale` finds the items
+  handed on longer ago than ``worker.lost_task_seconds`` and not decided, and
+  they are sent again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import redis
+
+from worker.context import Context, item_key, item_keys
+from worker.errors import IngestError
+from worker.feeds import Item, parse_feed
+from worker.logs import get_logger
+from worker.politeness import FeedBackoff, origin_of
+from worker.redisconn import as_str
+from worker.textsig import url_hash
+
+log = get_logger(__name__)
+
+# sites whose robots.txt a poll fetches before handing its articles on (see HandOff.warm_robots)
+ROBOTS_WARM_MAX_SITES = 32
+
+FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+
+# send(batch of item dicts, run id): hands a batch to the workers
+SendBatch = Callable[[list[dict[str, Any]], str | None], None]
+
+
+@dataclass
+class PollResult:
+    feed_url: str
+    source: str
+    not_modified: bool = False
+    found: int = 0
+    seen: int = 0
+    items: list[Item] = field(default_factory=list)  # the new ones, to be processed
+    validators: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "feed_url": self.feed_url,
+            "not_modified": self.not_modified,
+            "found": self.found,
+            "seen": self.seen,
+            "new": len(self.items),
+        }
+
+
+class HandOff:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.keys = ctx.keys
+        self.r = ctx.redis
+
+    # ---- a configured source ------------------------------------------------------------
+    def poll_source(self, name: str, run_id: str | None, token: str, send: SendBatch) -> dict[str, Any]:
+        """Poll a configured source, unless a poll of it is running or it is backing off.
+
+        ``token`` (the task id) holds the source's poll lock: the same task delivered
+        again after a crash takes its lock back.
+        """
+        source = self.settings.source(name)
+        backoff = FeedBackoff(self.r, self.keys.prefix, self.settings.fetch.feed_backoff_max_seconds)
+        skipped = {"source": name, "feed_url": source.feed_url, "found": 0, "seen": 0, "new": 0}
+        wait_s = backoff.remaining(name, source.interval_seconds)
+        if wait_s > 0:  # it kept failing: polled less often until it answers again
+            summary = skipped | {"skipped": "backoff", "next_poll_in_seconds": round(wait_s)}
+            self.ctx.recorder.run_poll_done(run_id, source.feed_url, summary)
+            log.info("poll_skipped", source=name, reason="backoff", seconds=round(wait_s))
+            return summary
+        lock = self.keys.poll_lock(name)
+        token = token or uuid.uuid4().hex
+        if not self.r.set(lock, token, nx=True, ex=self.settings.worker.poll_lock_seconds) and (
+            as_str(self.r.get(lock) or b"") != token
+        ):
+            summary = skipped | {"skipped": "already_running"}
+            self.ctx.recorder.run_poll_done(run_id, source.feed_url, summary)
+            log.info("poll_skipped", source=name, reason="already_running")
+            return summary
+        try:
+            polled = self.poll_and_hand_on(source.feed_url, name, run_id, token, send)
+            backoff.record(name, source.interval_seconds, polled.get("error"))
+            return polled
+        finally:
+            self.ctx.scripts.release(keys=[lock], args=[token])
+
+    # ---- any feed -----------------------------------------------------------------------
+    def poll_and_hand_on(
+        self, feed_url: str, source: str, run_id: str | None, token: str, send: SendBatch
+    ) -> dict[str, Any]:
+        """Poll a feed and hand its new items on; a failing feed ends in a recorded poll.
+
+        Redis outages are raised (the caller waits for Redis and runs this again).
+        """
+        try:
+            result = self.poll(feed_url, source, claim_token=token)
+        except (redis.ConnectionError, redis.TimeoutError):
+            raise
+        except Exception as exc:  # a feed that breaks the parser must still end in a recorded poll
+            if not isinstance(exc, IngestError):
+                log.exception("poll_error", source=source, url=feed_url)
+                exc = IngestError(f"{type(exc).__name__}: {exc}", reason="internal_error")
+            empty = PollResult(feed_url=feed_url, source=source)
+            self.save_poll(empty, error=exc.reason)
+            summary = {**empty.summary(), "error": exc.reason, "message": str(exc)[:300]}
+            self.ctx.recorder.run_poll_done(run_id, feed_url, summary)
+            log.warning("poll_failed", source=source, url=feed_url, reason=exc.reason, error=str(exc)[:300])
+            return summary
+        self.warm_robots(result.items)
+        self.hand_on(result.items, run_id, send, claimed=True)
+        self.save_poll(result)
+        summary = result.summary()
+        self.ctx.recorder.run_poll_done(run_id, feed_url, summary)
+        log.info("polled", **summary)
+        return summary
+
+    def hand_on(
+        self, items: list[Item], run_id: str | None, send: SendBatch, *, claimed: bool = False
+    ) -> None:
+        """Announce ``items`` to the run, note them in flight, send them in batches.
+
+        ``claimed``: the items carry this poll's claims; those not sent (an error while
+        sending) are released so that the next poll takes them again.
+        """
+        self.ctx.recorder.run_pending(run_id, [item_key(i) for i in items])
+        self.note_inflight(items, run_id)
+        sent = 0
+        size = self.settings.worker.articles_per_task
+        try:
+            for first in range(0, len(items), size):
+                batch = items[first : first + size]
+                send([i.to_dict() for i in batch], run_id)
+                sent += len(batch)
+        finally:
+            if claimed:
+                self.release_claims(items[sent:])
+
+    def _feed_key(self, feed_url: str) -> str:
+        return self.keys.feed(url_hash(feed_url).hex())
+
+    def poll(self, feed_url: str, source: str, claim_token: str = "") -> PollResult:
+        """Fetch a feed (conditionally) and return its items not decided or in flight yet.
+
+        Each returned item is claimed with ``claim_token`` (the poll task's id) for
+        ``worker.claim_seconds``, so an overlapping poll does not hand it out again; the
+        same poll task delivered again after a crash gets its own claims back.
+        """
+        state = {as_str(k): as_str(v) for k, v in self.r.hgetall(self._feed_key(feed_url)).items()}
+        self._robots_meanwhile(feed_url)
+        res = self.ctx.fetcher.get(
+            feed_url,
+            max_bytes=self.settings.fetch.max_feed_bytes,
+            etag=state.get("etag"),
+            last_modified=state.get("last_modified"),
+            accept=FEED_ACCEPT,
+            before_request=self.ctx.politeness.throttle,
+        )
+        result = PollResult(feed_url=feed_url, source=source)
+        result.validators = {k: v for k, v in (("etag", res.etag), ("last_modified", res.last_modified)) if v}
+        if res.not_modified:
+            result.not_modified = True
+            return result
+        items = parse_feed(
+            res.content, source=source, base_url=res.url, max_items=self.settings.fetch.max_items_per_poll
+        )
+        result.found = len(items)
+        keys = [item_keys(i) for i in items]
+        flat = [k for ks in keys for k in ks]
+        decided = dict(zip(flat, self.ctx.index.decisions(flat), strict=True))
+        claim_ttl = self.settings.worker.claim_seconds
+        pipe = self.r.pipeline(transaction=False)
+        candidates = []
+        for item, ks in zip(items, keys, strict=True):
+            if any(decided[k] for k in ks):
+                result.seen += 1
+                continue
+            candidates.append(item)
+            # an item already handed to a worker is not handed out again until it expires
+            self.ctx.scripts.claim(
+                keys=[self.keys.claim(ks[0].hex())], args=[claim_token, claim_ttl], client=pipe
+            )
+        claimed = pipe.execute() if candidates else []
+        for item, ok in zip(candidates, claimed, strict=True):
+            if ok:
+                result.items.append(item)
+            else:
+                result.seen += 1
+        return result
+
+    def save_poll(self, result: PollResult, *, error: str | None = None) -> None:
+        """Remember validators and poll status, after the items were handed on."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        pipe = self.r.pipeline(transaction=False)
+        if result.validators and not error:
+            pipe.hset(self._feed_key(result.feed_url), mapping=cast(dict[Any, Any], result.validators))
+        status: dict[Any, Any] = {
+            "last_poll_at": now,
+            "last_status": error or ("not_modified" if result.not_modified else "ok"),
+            "feed_url": result.feed_url,
+        }
+        if not error:
+            status |= {"last_found": str(result.found), "last_new": str(len(result.items))}
+        pipe.hset(self.keys.source(result.source), mapping=status)
+        pipe.execute()
+
+    def release_claims(self, items: list[Item]) -> None:
+        if items:
+            self.r.delete(*[self.keys.claim(item_key(i)) for i in items])
+
+    # ---- robots.txt before the pages ----------------------------------------------------
+    def _robots_meanwhile(self, feed_url: str) -> None:
+        """Start fetching the robots.txt of the feed's own site while the feed downloads.
+
+        An outlet's feed lists pages of its own site, whose robots.txt :meth:`warm_robots`
+        would otherwise fetch only after the feed: one round trip less before the first
+        page. Nothing waits for it here; a later ask for the same site waits on this
+        fetch (one per site at a time in a process), not on a second one.
+        """
+        if self.ctx.politeness.uncached_origins([feed_url]):
+            self.ctx.pool.submit(self.ctx.politeness.robots, feed_url)
+
+    def warm_robots(self, items: list[Item]) -> None:
+        """Fetch, before they are handed on, the robots.txt of sites with several new items.
+
+        Otherwise every task that gets some of them asks for it at the same moment
+        (one download per process, the others waiting on Redis) and all of them wait
+        one more round trip before their first page: with a feed's items handed on
+        together, that stalls every worker at once, site after site. Sites with a
+        single item gain nothing (its page fetches the file as it would here) and
+        are left to it. Failures are not raised: the site's answer, kept in Redis
+        either way, reaches its pages.
+        """
+        politeness = self.ctx.politeness
+        per_site = Counter(origin_of(i.url) for i in items)
+        shared = [o for o, n in per_site.most_common(ROBOTS_WARM_MAX_SITES) if n > 1]
+        missing = politeness.uncached_origins(shared) if shared else []
+        jobs = [self.ctx.pool.submit(politeness.robots, origin + "/") for origin in missing]
+        wait(jobs)
+        for origin, job in zip(missing, jobs, strict=True):
+            exc = job.exception()
+            if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+                raise exc  # an outage: the poll waits for Redis and runs again
+            if exc is not None and not isinstance(exc, IngestError):
+                log.warning("robots_warm_error", site=origin, error=f"{type(exc).__name__}: {exc}"[:300])
+
+    # ---- the in-flight list -------------------------------------------------------------
+    def note_inflight(self, items: list[Item], run_id: str | None) -> None:
+        """Remember items handed to tasks until they are decided (see :meth:`stale`)."""
+        if not items:
+            return
+        now = int(time.time())
+        self.r.hset(
+            self.keys.inflight,
+            mapping={
+                item_key(i): json.dumps({"item": i.to_dict(), "run_id": run_id, "at": now}) for i in items
+            },
+        )
+
+    def stale(self, older_than: float) -> list[tuple[Item, str | None]]:
+        """Items handed on longer ago than ``older_than`` seconds and still undecided.
+
+        Their task was lost (the rare cases the broker cannot re-deliver); they are
+        marked as handed on again now, and returned to be sent again.
+        """
+        key = self.keys.inflight
+        cutoff = time.time() - older_than
+        stale = []
+        for name, raw in self.r.hscan_iter(key, count=500):
+            entry = json.loads(raw)
+            if entry["at"] < cutoff:
+                stale.append((as_str(name), entry))
+        if not stale:
+            return []
+        decided = self.ctx.index.decisions([bytes.fromhex(name) for name, _ in stale])
+        out = []
+        pipe = self.r.pipeline(transaction=False)
+        for (name, entry), decision in zip(stale, decided, strict=True):
+            if decision:  # decided after all (e.g. the worker died after deciding)
+                pipe.hdel(key, name)
+                continue
+            entry["at"] = int(time.time())
+            pipe.hset(key, name, json.dumps(entry))
+            out.append((Item.from_dict(entry["item"]), entry.get("run_id")))
+        pipe.execute()
+        return out
+
+    def send_again_stale(
+        self, older_than: float, send_one: Callable[[dict[str, Any], str | None], None]
+    ) -> int:
+        """Send again, one task each, the items :meth:`stale` finds; how many."""
+        stale = self.stale(older_than)
+        for item, run_id in stale:
+            send_one(item.to_dict(), run_id)
+        if stale:
+            log.warning("requeued_stale", count=len(stale))
+        return len(stale)

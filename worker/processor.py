@@ -1,0 +1,221 @@
+"""One article from its page to its decision: fetch -> extract -> relevance -> decide.
+
+Plain code, no Celery: :mod:`worker.tasks` calls :meth:`Processor.process` and
+hands the errors it raises to :func:`worker.retries.next_step`. Permanent
+failures are recorded here; transient ones and our own pace are raised.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from worker import decisions, relevance
+from worker.context import Context, item_id, item_key, item_keys
+from worker.dedup import Verdict
+from worker.errors import IngestError, NotAnArticle, PermanentError
+from worker.extract import HTML_TYPES, decode_html, extract
+from worker.feeds import Item
+from worker.fetch import FetchResult
+from worker.logs import get_logger
+from worker.message import SCHEMA_VERSION, build_message
+from worker.settings import Settings
+from worker.textsig import normalize, signature
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str  # queued | duplicate | off_topic | failed
+    reason: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    # further keys (the GUID) to record the decision under, and the decision
+    also_mark: tuple[list[bytes], str] | None = None
+
+
+def prior_outcome(decision: str) -> Outcome:
+    """The outcome of an item decided before (by another task, or an earlier run of this one)."""
+    return Outcome(decisions.outcome_of(decision), detail={"prior": decision})
+
+
+def warm_up(settings: Settings) -> None:
+    """Build what every process would otherwise build during its first article.
+
+    The Public Suffix List behind :func:`~worker.politeness.domain_of` (~40 ms to
+    load), the MinHash permutations and numpy's first use (~25 ms), the topic's term
+    index. Called in the worker's main process before its pool starts, so prefork
+    children inherit them instead of each paying in its first task.
+    """
+    from worker.politeness import domain_of
+
+    domain_of("http://example.com/")
+    signature(normalize("warm up"), k=settings.dedup.shingle_words, num_perm=settings.dedup.num_perm)
+    relevance.score_normalized("warm up", settings.topic)
+
+
+def arrival_order(
+    pages: list[Future[FetchResult] | None], time_left: Callable[[], float | None]
+) -> Iterator[int]:
+    """Indexes of a batch's items: those with nothing to download first, then as pages arrive.
+
+    Stops when no page arrives within ``time_left()`` seconds (None: no limit).
+    """
+    yield from (n for n, p in enumerate(pages) if p is None)
+    pending = {p: n for n, p in enumerate(pages) if p is not None}
+    while pending:
+        left = time_left()
+        done, _ = wait(pending, timeout=None if left is None else max(0.0, left), return_when=FIRST_COMPLETED)
+        if not done:
+            return
+        for page in done:
+            yield pending.pop(page)
+
+
+class Processor:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.settings = ctx.settings
+
+    def prefetch(self, items: list[Item]) -> list[Future[FetchResult] | None]:
+        """Start downloading the pages of the items not decided yet, side by side.
+
+        A task's articles then wait for the network together, not one after the
+        other, while their extraction (CPU) runs in turn: a few tasks per core keep
+        it busy. Each future holds the page, or the error its fetch raised; pass it
+        to :meth:`process`. None for an item already decided.
+        """
+        decided = self.ctx.index.decisions([item_keys(i)[0] for i in items])
+        pool = self.ctx.pool
+        return [None if d else pool.submit(self.fetch_page, i) for i, d in zip(items, decided, strict=True)]
+
+    def fetch_page(self, item: Item) -> FetchResult:
+        """An article page, under the fetch policy and the site's robots.txt and pace."""
+        return self.ctx.fetcher.get(
+            item.url, content_types=HTML_TYPES, before_request=self.ctx.politeness.before_page
+        )
+
+    def process(
+        self, item: Item, run_id: str | None = None, page: Future[FetchResult] | None = None
+    ) -> Outcome:
+        """Take one item to its final outcome. Raises TransientError to ask for a retry.
+
+        ``page``: its download started by :meth:`prefetch`, else it is fetched here.
+        """
+        keys = item_keys(item)
+        # a prefetched item was looked up by prefetch() a moment ago; one decided since is
+        # caught where its decision is written (the decide script, mark)
+        prior = self.ctx.index.decisions(keys[:1])[0] if page is None else None
+        if prior:
+            return self.finish(item, run_id, prior_outcome(prior))
+        try:
+            outcome = self._decide(item, keys, page)
+        except PermanentError as exc:
+            outcome = self.fail(item, exc, run_id=None)
+        return self.finish(item, run_id, outcome)
+
+    def _decide(self, item: Item, keys: list[bytes], pending: Future[FetchResult] | None) -> Outcome:
+        page = pending.result() if pending is not None else self.fetch_page(item)
+        fetched_at = datetime.now(UTC).isoformat(timespec="seconds")
+        if page.content_type not in HTML_TYPES:
+            raise NotAnArticle(f"content type {page.content_type!r} is not a page", reason="not_html")
+        ext = extract(
+            decode_html(page.content, page.encoding), url=page.url, min_words=self.settings.extract.min_words
+        )
+        norm = normalize(ext.text)  # once, for relevance and dedup alike
+        rel = relevance.score_normalized(f"{normalize(ext.title or '')} {norm}", self.settings.topic)
+        index = self.ctx.index
+        if not rel.on_topic:
+            if not self.ctx.recorder.mark_final(keys, "off_topic", decisions.OFF_TOPIC):
+                return self._decided_meanwhile(keys, "off_topic")
+            return Outcome("off_topic", detail={"relevance": rel.score, "mentions": rel.mentions})
+        prep = index.prepare_normalized(norm)
+        message = build_message(
+            item=item,
+            item_id=item_id(item),
+            final_url=page.url,
+            extracted=ext,
+            word_count=prep.word_count,
+            content_hash=prep.content_hash,
+            fetched_at=fetched_at,
+            relevance=rel,
+        )
+        verdict = index.commit(prep, keys[0], message, now=int(time.time()), url=item.url, source=item.source)
+        return self._verdict_outcome(verdict, keys)
+
+    def _decided_meanwhile(self, keys: list[bytes], ours: str) -> Outcome:
+        """The outcome of an item another task decided first: its decision, not ours."""
+        prior = self.ctx.index.decisions(keys[:1])[0]
+        # None: decided under the GUID only, or expired since: ours stands
+        return Outcome(ours) if prior is None else prior_outcome(prior)
+
+    def _verdict_outcome(self, v: Verdict, keys: list[bytes]) -> Outcome:
+        if v.status == "seen":  # another worker decided this URL a moment ago
+            assert v.prior
+            return prior_outcome(v.prior)
+        # the GUID too (written by finish), so the next poll skips the item by either key
+        if v.status == "queued":
+            detail: dict[str, Any] = {"stream_id": v.stream_id, "doc_id": v.doc_id}
+            return Outcome("queued", detail=detail, also_mark=(keys[1:], decisions.queued(v.doc_id or 0)))
+        nearest = (v.nearest or {}).get("id")
+        return Outcome(
+            "duplicate",
+            detail={"duplicate_of": v.nearest},
+            also_mark=(keys[1:], decisions.duplicate(nearest)),
+        )
+
+    def fail(self, item: Item, exc: IngestError, *, run_id: str | None, attempts: int = 1) -> Outcome:
+        """Record a final failure (permanent, or transient after its last retry)."""
+        entry = {
+            "url": item.url,
+            "source": item.source,
+            "reason": exc.reason,
+            "error": str(exc)[:500],
+            "attempts": attempts,
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        keys = item_keys(item)
+        first = self.ctx.recorder.mark_final(keys, "failed", decisions.failed(exc.reason), entry)
+        if first and not isinstance(exc, PermanentError):  # given up after its retries
+            self.ctx.recorder.dead_letter(entry)
+        outcome = (
+            Outcome("failed", reason=exc.reason, detail={"error": str(exc)[:300]})
+            if first
+            else self._decided_meanwhile(keys, "failed")
+        )
+        if run_id:
+            self.finish(item, run_id, outcome)
+        return outcome
+
+    def finish(self, item: Item, run_id: str | None, outcome: Outcome) -> Outcome:
+        """The item's bookkeeping after its decision, in one round trip."""
+        key = item_key(item)
+        keys = self.ctx.keys
+        pipe = self.ctx.redis.pipeline(transaction=False)
+        if outcome.also_mark and outcome.also_mark[0]:
+            self.ctx.index.mark(*outcome.also_mark, pipe=pipe)
+        self.ctx.recorder.run_item(
+            run_id,
+            key,
+            outcome.outcome,
+            pipe=pipe,
+            reason=outcome.reason,
+            url=item.url,
+            prior=outcome.detail.get("prior"),
+        )
+        pipe.delete(keys.claim(key))
+        pipe.hdel(keys.inflight, key)
+        pipe.execute()
+        log.info(
+            "article_decided",
+            outcome=outcome.outcome,
+            reason=outcome.reason,
+            url=item.url,
+            source=item.source,
+            schema_version=SCHEMA_VERSION,
+        )
+        return outcome
