@@ -30,10 +30,16 @@ def _wait_for_stream(r: redis.Redis, key: str, n: int, timeout: float) -> None:
 
 
 def _fast_redelivery(env: dict[str, str]) -> None:
-    """Short timeouts so the test sees re-delivery in seconds rather than the default hour."""
+    """Short liveness intervals, so that a dead worker's work comes back in seconds.
+
+    The broker's visibility timeout stays at its default (an hour): what comes back
+    within these tests' bounds was brought back by the sweep (worker/liveness.py).
+    """
     env.update(
         {
-            "INGEST_WORKER__VISIBILITY_TIMEOUT_SECONDS": "10",
+            "INGEST_WORKER__HEARTBEAT_SECONDS": "1",
+            "INGEST_WORKER__DEAD_AFTER_SECONDS": "4",
+            "INGEST_WORKER__SWEEP_SECONDS": "2",
             "INGEST_WORKER__TASK_SOFT_TIME_LIMIT_SECONDS": "5",
             "INGEST_WORKER__TASK_TIME_LIMIT_SECONDS": "8",
             "INGEST_FETCH__PER_DOMAIN_REQUESTS_PER_SECOND": "1000",

@@ -16,10 +16,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import redis
 
 from tests.conftest import Service, stream_docs
+from tests.support.redis_process import RedisProcess
 from tests.support.webserver import FixtureServer, Handler, send, serve_stories
 
 # every bound below is a failure message, not a measurement
@@ -120,7 +122,7 @@ def test_the_sweep_leaves_the_work_of_live_workers_alone(
     assert max(pages.values()) == 1  # nothing was handed out a second time
 
 
-def test_a_worker_that_stops_cleanly_leaves_the_list_of_live_workers(
+def test_status_lists_a_live_worker_and_a_clean_stop_removes_it(
     service: Service, r: redis.Redis, prefix: str
 ) -> None:
     _liveness(service.env)
@@ -128,9 +130,54 @@ def test_a_worker_that_stops_cleanly_leaves_the_list_of_live_workers(
     _wait_until(lambda: r.zcard(f"{prefix}workers") == 1, "the worker's first heartbeat")
     [worker_id] = [w.decode() for w in r.zrange(f"{prefix}workers", 0, -1)]
     assert r.exists(f"{prefix}worker:{worker_id}")
+    shown = json.loads(service.ingest("status", "--json").stdout)["workers"]
+    assert [w["id"] for w in shown] == [worker_id]
 
     service.stop()
 
     assert proc.returncode is not None
     assert r.zcard(f"{prefix}workers") == 0
     assert not r.exists(f"{prefix}worker:{worker_id}")
+
+
+def test_tasks_waiting_for_a_site_s_turn_come_back_after_a_redis_restart(
+    service: Service, web: FixtureServer, tmp_path: Path
+) -> None:
+    # Celery drops from memory what it held when its connection breaks (the tasks waiting
+    # for their countdown among them); the broker still lists them as delivered
+    _liveness(service.env)
+    service.env.update(
+        {
+            # one page a second: most pages wait for their turn, for up to ~20 s
+            "INGEST_FETCH__PER_DOMAIN_REQUESTS_PER_SECOND": "1",
+            "INGEST_FETCH__RATE_LIMIT_MAX_WAIT_SECONDS": "0.3",
+            "INGEST_FETCH__RESPECT_ROBOTS": "false",
+        }
+    )
+    server = RedisProcess(tmp_path / "redis").start()
+    client = redis.Redis.from_url(server.url)
+    try:
+        service.env["REDIS_URL"] = server.url
+        prefix = service.env["INGEST_REDIS__KEY_PREFIX"]
+        expected = serve_stories(web, 24)
+        service.start_worker("--concurrency", "2")
+        service.ingest("fetch", "--feed", web.url("/feeds/gen.rss"))
+        _wait_until(lambda: len(_held_tags(client, prefix)) >= 6, "six tasks held, most waiting")
+
+        server.stop()
+        server.start()
+
+        stream = service.env["INGEST_REDIS__STREAM_KEY"]
+        _wait_until(lambda: client.xlen(stream) >= len(expected), f"{len(expected)} articles queued")
+        urls = Counter(d["url"] for d in stream_docs(client, stream))
+        assert set(urls) == expected
+        assert max(urls.values()) == 1
+        assert int(client.hget(f"{prefix}sweep", "restored_messages") or 0) >= 1
+    finally:
+        service.stop()
+        client.close()
+        server.stop()
+
+
+def _held_tags(r: redis.Redis, prefix: str) -> set[str]:
+    return {tag for tags in _held(r, prefix).values() for tag in tags}

@@ -85,10 +85,44 @@ def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
         "recent_dead_letters": _dead_letters(client, k),
         "sources": sources,
         "recent_failures": failures,
+        "workers": _workers(client, k),
+        "sweep": _sweep(client, k),
         "most_syndicated": [
             {"id": doc_id, "copies": int(n), "latest_copies": _copies(client, k, doc_id)}
             for doc_id, n in sorted(syndicated.items(), key=lambda kv: -kv[1])[:5]
         ],
+    }
+
+
+def _workers(client: redis.Redis, k: Keys) -> list[dict[str, Any]]:
+    """The live workers (their heartbeat has not expired): id, host, pid, messages held."""
+    ids = [_s(w) for w in client.zrange(k.workers, 0, -1)]
+    records = client.mget([k.worker(w) for w in ids]) if ids else []
+    out = []
+    for w, raw in zip(ids, records, strict=True):
+        if raw is None:
+            continue
+        rec = json.loads(raw)
+        out.append(
+            {
+                "id": w,
+                "host": rec.get("host"),
+                "pid": rec.get("pid"),
+                "held": len(rec.get("held", [])),
+                "heartbeat_age_seconds": round(max(0.0, time.time() - float(rec.get("at", 0))), 1),
+            }
+        )
+    return out
+
+
+def _sweep(client: redis.Redis, k: Keys) -> dict[str, Any]:
+    raw = {_s(f): _s(v) for f, v in client.hgetall(k.sweep).items()}
+    return {
+        "runs": int(raw.get("runs", 0)),
+        "restored_messages": int(raw.get("restored_messages", 0)),
+        "resent_items": int(raw.get("resent_items", 0)),
+        "last_at": float(raw["last_at"]) if "last_at" in raw else None,
+        "last_by": raw.get("last_by"),
     }
 
 
@@ -117,6 +151,18 @@ def format_status(st: dict[str, Any]) -> str:
     for d in st.get("recent_dead_letters", []):
         attempts = f"after {d.get('attempts')} attempts"
         out.append(f"  {d.get('reason')} {attempts}: {d.get('url')} ({d.get('source')})")
+    workers = st.get("workers", [])
+    out.append(f"workers: {len(workers)} alive")
+    for w in workers:
+        age = w["heartbeat_age_seconds"]
+        out.append(f"  {w['id']} (pid {w['pid']}): holds {w['held']} tasks, heartbeat {age}s ago")
+    sw = st.get("sweep") or {}
+    if sw.get("runs"):
+        ago = f", last {round(time.time() - sw['last_at'])}s ago" if sw.get("last_at") else ""
+        out.append(
+            f"sweep: {sw['runs']} runs{ago}; put back {sw['restored_messages']} tasks of dead workers,"
+            f" sent again {sw['resent_items']} lost items"
+        )
     out.append("sources:")
     for name, info in st["sources"].items():
         last = info.get("last_poll_at", "never")
