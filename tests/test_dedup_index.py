@@ -149,3 +149,32 @@ def test_large_tables_are_split_over_several_keys(
     for n, t in enumerate(texts):
         v = idx.check(idx.prepare("UPDATED: " + t), url_hash(f"https://copy.example/{n}"))
         assert v.status == "duplicate" and v.nearest and v.nearest["id"] == n + 1
+
+
+def test_a_forced_commit_never_decides_a_queued_url_again(r: redis.Redis, prefix: str) -> None:
+    idx = _index(r, prefix)
+    first = _commit(idx, _article(1), "https://a.example/1")
+
+    again = idx.commit(
+        idx.prepare(_article(2)), url_hash("https://a.example/1"), {"id": "x"},
+        now=int(time.time()), url="https://a.example/1", source="test", replace=True,
+    )  # fmt: skip
+
+    assert (first.status, again.status, again.prior) == ("queued", "seen", f"q:{first.doc_id}")
+    assert r.xlen(f"{prefix}articles") == 1
+
+
+def test_a_forced_commit_decides_a_failed_url_again_and_counts_it_once(r: redis.Redis, prefix: str) -> None:
+    idx = _index(r, prefix)
+    key = url_hash("https://a.example/1")
+    record = {"reason": "http_503"}
+    idx.mark([key], "f:http_503", outcome="failed", first_only=True, record=record, heal_at=1.0)
+
+    again = idx.commit(
+        idx.prepare(_article(1)), key, {"id": "x"},
+        now=int(time.time()), url="https://a.example/1", source="test", replace=True,
+    )  # fmt: skip
+
+    assert again.status == "queued" and idx.decisions([key]) == [f"q:{again.doc_id}"]
+    assert r.hgetall(idx.keys.stats) == {b"queued": b"1", b"failed": b"0"}
+    assert idx.failed_record(key) is None and r.zcard(idx.keys.heal) == 0

@@ -243,6 +243,7 @@ def beat(cli: Cli) -> None:
 @click.option("--wait", is_flag=True, help="Block until every article found is decided; print a summary.")
 @click.option("--timeout", type=float, default=900.0, show_default=True, help="Seconds --wait waits at most.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--force", is_flag=True, help="--url pages that failed or were off topic are decided again.")
 @pass_cli
 def fetch(
     cli: Cli,
@@ -252,10 +253,13 @@ def fetch(
     wait: bool,
     timeout: float,
     as_json: bool,
+    force: bool,
 ) -> None:
     """Send an ad-hoc fetch through the broker to the running workers."""
     if not (feeds or urls or all_sources):
         raise click.UsageError("give --feed URL, --url URL or --all")
+    if force and not urls:
+        raise click.UsageError("--force applies to --url pages only")
     if urls or feeds:  # (worker.feeds brings courlan: a fifth of this command's start-up)
         from worker.feeds import Item, canonical_url, is_fetchable
     for option, values in (("--url", urls), ("--feed", feeds)):
@@ -273,7 +277,7 @@ def fetch(
         from worker.handoff import HandOff
 
         items = [Item(url=u, canonical_url=canonical_url(u), source="adhoc") for u in urls]
-        HandOff(cli.context).hand_on(items, run_id, _send_each(app))
+        HandOff(cli.context).hand_on(items, run_id, _send_each(app, force=force))
     for f in feeds:
         app.send_task("worker.tasks.poll_feed", (f, run_id))
         polls += 1
@@ -282,6 +286,11 @@ def fetch(
             if src.enabled:
                 app.send_task("worker.tasks.poll_source", (src.name, run_id))
                 polls += 1
+    _finish_run(cli, run_id, polls, wait, timeout, as_json)
+
+
+def _finish_run(cli: Cli, run_id: str, polls: int, wait: bool, timeout: float, as_json: bool) -> None:
+    """Print the run's id, or with ``wait`` its summary once done (exit 1 when timed out)."""
     if not wait:
         click.echo(f"sent run {run_id}")
         return
@@ -291,14 +300,68 @@ def fetch(
         sys.exit(1)
 
 
-def _send_each(app: Any) -> Any:
-    """A hand-off ``send`` that sends each item as a task of its own (one page each)."""
+def _send_each(app: Any, *, force: bool = False) -> Any:
+    """A hand-off ``send`` that sends each item as a task of its own (one page each).
+
+    ``force``: each is a forced attempt (a failed or off-topic item is decided again).
+    """
+    kwargs = {"force": True} if force else {}
 
     def send(batch: list[dict[str, Any]], run_id: str | None) -> None:
         for item in batch:
-            app.send_task("worker.tasks.process_article", (item, run_id))
+            app.send_task("worker.tasks.process_article", (item, run_id), kwargs)
 
     return send
+
+
+@main.command()
+@click.argument("urls", nargs=-1, metavar="URL...")
+@click.option("--reason", "reasons", multiple=True, metavar="R", help="Every failed item with this reason.")
+@click.option("--wait", is_flag=True, help="Block until every item sent is decided; print a summary.")
+@click.option("--timeout", type=float, default=900.0, show_default=True, help="Seconds --wait waits at most.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_cli
+def retry(
+    cli: Cli, urls: tuple[str, ...], reasons: tuple[str, ...], wait: bool, timeout: float, as_json: bool
+) -> None:
+    """Try failed (or off-topic) items again now, whatever their reason.
+
+    Each URL is retried (as it was found, when it failed before; else as an ad-hoc page);
+    --reason R retries every failed item of the live epochs failed for R. An article
+    queued, or a duplicate, is never decided again.
+    """
+    if not (urls or reasons):
+        raise click.UsageError("give URL... or --reason R")
+    from worker.feeds import Item, canonical_url, is_fetchable
+
+    for u in urls:
+        if not is_fetchable(u):
+            raise click.BadParameter(f"{u!r} is not an http(s) URL", param_hint="URL")
+    from worker.celery_app import app
+    from worker.context import item_keys
+    from worker.handoff import HandOff
+
+    ctx = cli.context
+    items: dict[bytes, Item] = {}
+    for u in urls:
+        fresh = Item(url=u, canonical_url=canonical_url(u), source="adhoc")
+        key = item_keys(fresh)[0]
+        record = ctx.index.failed_record(key)
+        items[key] = Item.from_dict(record["item"]) if record else fresh
+    if reasons:
+        _, hashes = ctx.index.failed_hashes()
+        for h in hashes:
+            for field, raw in cli.redis.hscan_iter(h, count=500):
+                record = json.loads(raw)
+                if record.get("reason") in reasons:
+                    items.setdefault(bytes.fromhex(as_str(field)), Item.from_dict(record["item"]))
+    if not items:
+        click.echo("nothing to retry: no failed item with reason " + ", ".join(reasons))
+        return
+    run_id = uuid.uuid4().hex
+    HandOff(ctx).hand_on(list(items.values()), run_id, _send_each(app, force=True))
+    click.echo(f"sent {len(items)} to retry", err=as_json)
+    _finish_run(cli, run_id, 0, wait, timeout, as_json)
 
 
 def run_summary(client: redis.Redis, keys: Keys, run_id: str, expected_polls: int) -> dict[str, Any]:

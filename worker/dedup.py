@@ -110,6 +110,7 @@ class DedupIndex:
         seed_name: str = "",
         url: str = "",
         source: str = "",
+        replace: bool = False,
     ) -> list[Any]:
         """The arguments of the decide script (see its header); public for batch loaders."""
         epochs = Epochs.at(now, self.s)
@@ -139,6 +140,8 @@ class DedupIndex:
             "publish_copies": self.s.publish_copies,
             "shard_buckets": TABLE_SHARD_BUCKETS,
             "nbands": len(bands),
+            "replace": replace,
+            "member": url_key.hex(),
         }
         return [
             json.dumps(header, separators=(",", ":")),
@@ -179,10 +182,24 @@ class DedupIndex:
         return self._run("check", prep, url_key, now=int(time.time()) if now is None else now)
 
     def commit(
-        self, prep: Prepared, url_key: bytes, message: dict[str, Any], *, now: int, url: str, source: str
+        self,
+        prep: Prepared,
+        url_key: bytes,
+        message: dict[str, Any],
+        *,
+        now: int,
+        url: str,
+        source: str,
+        replace: bool = False,
     ) -> Verdict:
-        """Decide and, when new, index and publish ``message`` in one atomic step."""
-        return self._run("commit", prep, url_key, now=now, message=message, url=url, source=source)
+        """Decide and, when new, index and publish ``message`` in one atomic step.
+
+        ``replace``: a forced attempt; a failed or off-topic decision of the URL is decided
+        again (in the same step), a queued, duplicate or seed one is reported as seen.
+        """
+        return self._run(
+            "commit", prep, url_key, now=now, message=message, url=url, source=source, replace=replace
+        )
 
     def add_seed(self, name: str, text: str, *, now: int) -> Verdict:
         """Index a seed article (idempotent: a seed already there is reported as seen)."""
@@ -196,6 +213,12 @@ class DedupIndex:
         keys = [self.keys.urls(e) for e in ep.live]
         return keys[1], keys, ep.expire_at
 
+    def failed_hashes(self, now: float | None = None) -> tuple[str, list[str]]:
+        """(hash to write failed records to, every live epoch's failed hash)."""
+        ep = Epochs.at(time.time() if now is None else now, self.s)
+        keys = [self.keys.failed(e) for e in ep.live if e != SEED_EPOCH]
+        return keys[0], keys
+
     def mark(
         self,
         url_keys: list[bytes],
@@ -204,16 +227,27 @@ class DedupIndex:
         outcome: str = "",
         failure: dict[str, Any] | None = None,
         first_only: bool = False,
+        replace: bool = False,
+        record: dict[str, Any] | None = None,
+        heal_at: float | None = None,
         pipe: Any = None,
     ) -> bool:
         """Record ``decision`` (:mod:`worker.decisions`) for URL/GUID keys, keeping earlier ones.
 
         ``first_only``: write nothing when the first key (the URL) is decided in any live
         epoch; the return value says whether it was written (always True on ``pipe``).
+        ``replace``: a forced attempt, which overwrites a replaceable earlier decision
+        (failed, off topic; never queued, duplicate or seed: nothing is queued twice) and,
+        with ``first_only``, moves that outcome's counter down, so each item counts once.
         ``outcome`` moves that counter of ``stats``; ``failure`` goes to the newest failures.
+        ``record``: the failed item, kept (in its epoch) for ``ingest retry`` and healing,
+        tried again by the sweep at ``heal_at`` (None: never by itself); a decision that is
+        not a failure written with ``replace`` removes the item's failed records and heal
+        entry. All in one script, so a failure and its heal entry are never half-written.
         Queued on ``pipe`` when given (the caller executes it), else sent at once.
         """
         write, read, expire_at = self.url_hashes()
+        failed_write, failed_read = self.failed_hashes()
         header = {
             "expire_at": expire_at,
             "trim": RECENT_FAILURES - 1,
@@ -221,10 +255,27 @@ class DedupIndex:
             "outcome": outcome,
             "failure": json.dumps(failure, ensure_ascii=False) if failure else "",
             "check": first_only,
+            "replace": replace,
+            "nurls": len(read),
+            "member": url_keys[0].hex(),
+            "record": json.dumps(record, ensure_ascii=False) if record else "",
+            "heal_at": heal_at or 0,
+            "clear": replace and first_only and not decision.startswith("f:"),
         }
-        keys = [write, self.keys.stats, self.keys.failures, *read]
+        keys = [write, self.keys.stats, self.keys.failures, self.keys.heal, failed_write, *read, *failed_read]
         res = self.scripts.mark(keys=keys, args=[json.dumps(header), *url_keys], client=pipe)
         return True if pipe is not None else bool(res)
+
+    def failed_record(self, url_key: bytes) -> dict[str, Any] | None:
+        """The failed record of an item (:meth:`mark`'s ``record``), None if it has none."""
+        _, hashes = self.failed_hashes()
+        pipe = self.r.pipeline(transaction=False)
+        for key in hashes:
+            pipe.hget(key, url_key.hex())
+        for raw in pipe.execute():
+            if raw is not None:
+                return json.loads(raw)
+        return None
 
     def decisions(self, url_keys: list[bytes]) -> list[str | None]:
         """The recorded decision of each URL/GUID key, None where there is none."""

@@ -18,6 +18,9 @@ Nothing is lost when a worker dies:
   held) is still in the in-flight list: :meth:`HandOff.stale` finds the items
   handed on longer ago than ``worker.lost_task_seconds`` and not decided, and
   they are sent again.
+
+A final failure with a transient reason heals: :meth:`HandOff.heal_due`, called by
+the same sweep, sends it again as a forced attempt once its heal time has come.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ from worker.redisconn import as_str
 from worker.textsig import url_hash
 
 log = get_logger(__name__)
+
+# failed items a sweep sends again at most (the rest wait for the next sweep)
+HEAL_BATCH = 300
 
 # sites whose robots.txt a poll fetches before handing its articles on (see HandOff.warm_robots)
 ROBOTS_WARM_MAX_SITES = 32
@@ -323,3 +329,30 @@ class HandOff:
         if stale:
             log.warning("requeued_stale", count=len(stale))
         return len(stale)
+
+    # ---- failures that heal -------------------------------------------------------------
+    def heal_due(self, send: Callable[[dict[str, Any], int], None], limit: int = HEAL_BATCH) -> int:
+        """Send the failed items whose heal time has come (at most ``limit``); how many.
+
+        Each is taken out of ``heal`` first (ZREM says whether this caller got it, so two
+        callers never send one item twice) and sent as a forced attempt in its next heal
+        round, read from its failed record; one whose record is gone (its epoch expired)
+        is only taken out. A send that fails puts the item back for the next sweep.
+        """
+        due = self.r.zrangebyscore(self.keys.heal, "-inf", time.time(), start=0, num=limit)
+        sent = 0
+        for member in map(as_str, due):
+            if not self.r.zrem(self.keys.heal, member):
+                continue  # taken meanwhile
+            record = self.ctx.index.failed_record(bytes.fromhex(member))
+            if record is None:
+                continue
+            try:
+                send(record["item"], int(record.get("round", 0)) + 1)
+            except Exception:
+                self.r.zadd(self.keys.heal, {member: time.time()})
+                raise
+            sent += 1
+        if sent:
+            log.info("healing", count=sent)
+        return sent

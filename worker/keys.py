@@ -8,7 +8,8 @@ The decide script (``lua/decide.lua``) builds the dedup index's keys itself from
 the same prefix, because a script must not reach keys it was not told about
 in a clustered Redis and we run on a standalone one; :class:`Keys` lists those
 names too (``urls``, ``syndicated``, ``copies``, ``docs_count``, ``seeds``,
-``records``), and the script's header says the same.
+``records``; and ``failed`` and ``heal``, from which a forced attempt that succeeds
+removes the item), and the script's header says the same.
 
 ====================================  =======  ==========================================
 key                                   type     what

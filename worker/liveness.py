@@ -18,7 +18,8 @@ that long. So:
   the unacknowledged messages that no live worker holds, once they are older
   than every live worker's last heartbeat (a message just taken is not yet
   listed by its holder). It then sends again the in-flight items whose task
-  was lost outright (:meth:`worker.handoff.HandOff.send_again_stale`).
+  was lost outright (:meth:`worker.handoff.HandOff.send_again_stale`), and the
+  failed items whose heal time has come (:meth:`worker.handoff.HandOff.heal_due`).
 
 So a dead worker's work is running elsewhere about ``dead_after_seconds`` +
 ``sweep_seconds`` after its death, with no one typing a command; a message
@@ -68,6 +69,7 @@ class Liveness:
         worker_id: str,
         restore: Callable[[str], None],
         send_again_stale: Callable[[], int] | None = None,
+        heal_due: Callable[[], int] | None = None,
     ):
         self.r = client
         self.keys = keys
@@ -75,6 +77,7 @@ class Liveness:
         self.id = worker_id
         self.restore = restore
         self.send_again_stale = send_again_stale
+        self.heal_due = heal_due
         self.started_at = time.time()
 
     def beat(self, held: list[str]) -> None:
@@ -112,17 +115,20 @@ class Liveness:
         return {w: json.loads(rec) for w, rec in zip(ids, records, strict=True) if rec is not None}
 
     def sweep(self) -> dict[str, int]:
-        """Put back what dead workers held, send lost items again; one worker at a time."""
+        """Put back what dead workers held, send lost items and healing failures again; one
+        worker at a time."""
         lock_ms = int(max(self.s.sweep_seconds, 1.0) * 1000)
         if not self.r.set(self.keys.sweep_lock, self.id, nx=True, px=lock_ms):
             return {}
         try:
             restored = self._restore_orphans()
             resent = self.send_again_stale() if self.send_again_stale else 0
+            healed = self.heal_due() if self.heal_due else 0
             pipe = self.r.pipeline(transaction=False)
             pipe.hincrby(self.keys.sweep, "runs", 1)
             pipe.hincrby(self.keys.sweep, "restored_messages", restored)
             pipe.hincrby(self.keys.sweep, "resent_items", resent)
+            pipe.hincrby(self.keys.sweep, "healed_items", healed)
             pipe.hset(self.keys.sweep, mapping={"last_at": time.time(), "last_by": self.id})
             pipe.execute()
         finally:
@@ -130,7 +136,7 @@ class Liveness:
                 self.r.delete(self.keys.sweep_lock)
         if restored or resent:
             log.warning("swept", restored_messages=restored, resent_items=resent)
-        return {"restored_messages": restored, "resent_items": resent}
+        return {"restored_messages": restored, "resent_items": resent, "healed_items": healed}
 
     def _restore_orphans(self) -> int:
         live = self.live_workers()
@@ -175,6 +181,7 @@ class LivenessStep(bootsteps.StartStopStep):
             c.hostname,
             restore=lambda tag: qos.restore_by_tag(tag),
             send_again_stale=lambda: handoff.send_again_stale(settings.worker.lost_task_seconds, _send_one),
+            heal_due=lambda: handoff.heal_due(_send_heal),
         )
         liveness = self.liveness
 
@@ -227,3 +234,9 @@ def _send_one(item: dict[str, Any], run_id: str | None) -> None:
     from worker.tasks import send_one
 
     send_one(item, run_id)
+
+
+def _send_heal(item: dict[str, Any], heal_round: int) -> None:
+    from worker.tasks import send_heal
+
+    send_heal(item, heal_round)

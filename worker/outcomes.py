@@ -30,14 +30,34 @@ class Recorder:
         self.index = index
 
     def mark_final(
-        self, url_keys: list[bytes], outcome: str, decision: str, failure: dict[str, Any] | None = None
+        self,
+        url_keys: list[bytes],
+        outcome: str,
+        decision: str,
+        failure: dict[str, Any] | None = None,
+        *,
+        replace: bool = False,
+        record: dict[str, Any] | None = None,
+        heal_at: float | None = None,
     ) -> bool:
-        """Write an off-topic/failed decision for the item's keys; True if it was the first.
+        """Write an off-topic/failed decision for the item's keys; True if it was written.
 
-        The ``stats`` counter moves and the failure is remembered only then.
+        Written when the item was not decided yet, or (``replace``: a forced attempt) when
+        its decision was failed or off topic. The ``stats`` counter moves and the failure
+        is remembered only then; ``record`` and ``heal_at``: see
+        :meth:`worker.dedup.DedupIndex.mark`.
         """
         assert self.index is not None, "a Recorder that marks decisions needs the index"
-        return self.index.mark(url_keys, decision, outcome=outcome, failure=failure, first_only=True)
+        return self.index.mark(
+            url_keys,
+            decision,
+            outcome=outcome,
+            failure=failure,
+            first_only=True,
+            replace=replace,
+            record=record,
+            heal_at=heal_at,
+        )
 
     def run_item(
         self, run_id: str | None, item_key: str, outcome: str, pipe: Any = None, **detail: Any

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from worker.feeds import Item
 from worker.fetch import FetchResult
 from worker.logs import get_logger
 from worker.message import SCHEMA_VERSION, build_message
+from worker.retries import heal_delay
 from worker.settings import Settings
 from worker.textsig import normalize, signature
 
@@ -36,6 +37,8 @@ class Outcome:
     detail: dict[str, Any] = field(default_factory=dict)
     # further keys (the GUID) to record the decision under, and the decision
     also_mark: tuple[list[bytes], str] | None = None
+    # decided by a forced attempt: also_mark overwrites a replaceable decision of those keys
+    forced: bool = False
 
 
 def prior_outcome(decision: str) -> Outcome:
@@ -100,25 +103,37 @@ class Processor:
         )
 
     def process(
-        self, item: Item, run_id: str | None = None, page: Future[FetchResult] | None = None
+        self,
+        item: Item,
+        run_id: str | None = None,
+        page: Future[FetchResult] | None = None,
+        *,
+        force: bool = False,
+        heal_round: int = 0,
     ) -> Outcome:
         """Take one item to its final outcome. Raises TransientError to ask for a retry.
 
         ``page``: its download started by :meth:`prefetch`, else it is fetched here.
+        ``force``: a retry asked for (``ingest retry``, the sweep healing a failure): an
+        item that failed or was off topic is decided again; one queued, a duplicate or a
+        seed never is (it is reported as decided before). ``heal_round``: the heal rounds
+        this item has had, so that a failure again waits for the next heal delay.
         """
         keys = item_keys(item)
         # a prefetched item was looked up by prefetch() a moment ago; one decided since is
         # caught where its decision is written (the decide script, mark)
         prior = self.ctx.index.decisions(keys[:1])[0] if page is None else None
-        if prior:
+        if prior and not (force and decisions.replaceable(prior)):
             return self.finish(item, run_id, prior_outcome(prior))
         try:
-            outcome = self._decide(item, keys, page)
+            outcome = self._decide(item, keys, page, force=force)
         except PermanentError as exc:
-            outcome = self.fail(item, exc, run_id=None)
+            outcome = self.fail(item, exc, run_id=None, force=force, heal_round=heal_round)
         return self.finish(item, run_id, outcome)
 
-    def _decide(self, item: Item, keys: list[bytes], pending: Future[FetchResult] | None) -> Outcome:
+    def _decide(
+        self, item: Item, keys: list[bytes], pending: Future[FetchResult] | None, *, force: bool = False
+    ) -> Outcome:
         page = pending.result() if pending is not None else self.fetch_page(item)
         fetched_at = datetime.now(UTC).isoformat(timespec="seconds")
         if page.content_type not in HTML_TYPES:
@@ -130,7 +145,7 @@ class Processor:
         rel = relevance.score_normalized(f"{normalize(ext.title or '')} {norm}", self.settings.topic)
         index = self.ctx.index
         if not rel.on_topic:
-            if not self.ctx.recorder.mark_final(keys, "off_topic", decisions.OFF_TOPIC):
+            if not self.ctx.recorder.mark_final(keys, "off_topic", decisions.OFF_TOPIC, replace=force):
                 return self._decided_meanwhile(keys, "off_topic")
             return Outcome("off_topic", detail={"relevance": rel.score, "mentions": rel.mentions})
         prep = index.prepare_normalized(norm)
@@ -144,8 +159,11 @@ class Processor:
             fetched_at=fetched_at,
             relevance=rel,
         )
-        verdict = index.commit(prep, keys[0], message, now=int(time.time()), url=item.url, source=item.source)
-        return self._verdict_outcome(verdict, keys)
+        verdict = index.commit(
+            prep, keys[0], message, now=int(time.time()), url=item.url, source=item.source, replace=force
+        )
+        outcome = self._verdict_outcome(verdict, keys)
+        return replace(outcome, forced=force) if outcome.also_mark else outcome
 
     def _decided_meanwhile(self, keys: list[bytes], ours: str) -> Outcome:
         """The outcome of an item another task decided first: its decision, not ours."""
@@ -168,18 +186,50 @@ class Processor:
             also_mark=(keys[1:], decisions.duplicate(nearest)),
         )
 
-    def fail(self, item: Item, exc: IngestError, *, run_id: str | None, attempts: int = 1) -> Outcome:
-        """Record a final failure (permanent, or transient after its last retry)."""
+    def fail(
+        self,
+        item: Item,
+        exc: IngestError,
+        *,
+        run_id: str | None,
+        attempts: int = 1,
+        force: bool = False,
+        heal_round: int = 0,
+    ) -> Outcome:
+        """Record a final failure (permanent, or transient after its last retry).
+
+        With it, the failed record that ``ingest retry`` and healing read (the item, its
+        reason, its heal round) and, when the reason is transient and heal rounds are
+        left, when the sweep tries it again (:func:`worker.retries.heal_delay`). A forced
+        attempt (``force``) overwrites the item's earlier failed or off-topic decision.
+        """
+        now = datetime.now(UTC)
         entry = {
             "url": item.url,
             "source": item.source,
             "reason": exc.reason,
             "error": str(exc)[:500],
             "attempts": attempts,
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "at": now.isoformat(timespec="seconds"),
         }
+        record = {
+            "item": item.to_dict(),
+            "reason": exc.reason,
+            "attempts": attempts,
+            "round": heal_round,
+            "at": entry["at"],
+        }
+        delay = heal_delay(exc.reason, heal_round, self.settings.fetch)
         keys = item_keys(item)
-        first = self.ctx.recorder.mark_final(keys, "failed", decisions.failed(exc.reason), entry)
+        first = self.ctx.recorder.mark_final(
+            keys,
+            "failed",
+            decisions.failed(exc.reason),
+            entry,
+            replace=force,
+            record=record,
+            heal_at=None if delay is None else now.timestamp() + delay,
+        )
         if first and not isinstance(exc, PermanentError):  # given up after its retries
             self.ctx.recorder.dead_letter(entry)
         outcome = (
@@ -197,7 +247,7 @@ class Processor:
         keys = self.ctx.keys
         pipe = self.ctx.redis.pipeline(transaction=False)
         if outcome.also_mark and outcome.also_mark[0]:
-            self.ctx.index.mark(*outcome.also_mark, pipe=pipe)
+            self.ctx.index.mark(*outcome.also_mark, replace=outcome.forced, pipe=pipe)
         self.ctx.recorder.run_item(
             run_id,
             key,

@@ -98,6 +98,11 @@ def send_one(item: dict[str, Any], run_id: str | None) -> None:
     process_article.apply_async((item, run_id))
 
 
+def send_heal(item: dict[str, Any], heal_round: int) -> None:
+    """A failed item tried again by the sweep: forced, in its heal round (1 = the first)."""
+    process_article.apply_async((item, None), {"force": True, "heal_round": heal_round})
+
+
 @app.task(bind=True, name="worker.tasks.poll_source")
 def poll_source(self: Any, source_name: str, run_id: str | None = None) -> dict[str, Any]:
     """Poll one configured source, unless a poll of it is already running or it is backing off."""
@@ -117,7 +122,13 @@ def poll_feed(self: Any, feed_url: str, run_id: str | None = None, source: str =
 
 
 def _attempt(
-    item: dict[str, Any], run_id: str | None, retries: int, page: Future[FetchResult] | None = None
+    item: dict[str, Any],
+    run_id: str | None,
+    retries: int,
+    page: Future[FetchResult] | None = None,
+    *,
+    force: bool = False,
+    heal_round: int = 0,
 ) -> tuple[str, bool]:
     """Take one article to its outcome, or send it again for later.
 
@@ -126,13 +137,16 @@ def _attempt(
     message carrying the attempt count, so an article of a batch retries on its own.
     ``page`` is its prefetched download, used on the first attempt only (a run again
     after a Redis outage fetches afresh: the outage may have failed the download).
+    ``force`` and ``heal_round``: see :meth:`Processor.process`; a retry carries them on.
     """
     it = Item.from_dict(item)
     processor = Processor(context())
     prefetched = [page] if page is not None else []
     try:
         return through_redis_outages(
-            lambda: processor.process(it, run_id, prefetched.pop() if prefetched else None)
+            lambda: processor.process(
+                it, run_id, prefetched.pop() if prefetched else None, force=force, heal_round=heal_round
+            )
         ).outcome, False
     except Reject:
         raise
@@ -142,9 +156,13 @@ def _attempt(
         if step.error is not exc:  # not one of ours: a bug or a poison input
             log.exception("process_error", url=it.url, source=it.source)
         if step.action == "give_up":
-            return processor.fail(it, step.error, run_id=run_id, attempts=retries + 1).outcome, timed_out
+            failed = processor.fail(
+                it, step.error, run_id=run_id, attempts=retries + 1, force=force, heal_round=heal_round
+            )
+            return failed.outcome, timed_out
         attempt = retries + 1 if step.action == "retry" else retries
-        process_article.apply_async((item, run_id), countdown=step.countdown, retries=attempt)
+        forced = {"force": True, "heal_round": heal_round} if force else {}
+        process_article.apply_async((item, run_id), forced, countdown=step.countdown, retries=attempt)
         event = "retry" if step.action == "retry" else "deferred"
         log.info(
             event, url=it.url, reason=step.error.reason, attempt=attempt, countdown=round(step.countdown, 1)
@@ -153,9 +171,15 @@ def _attempt(
 
 
 @app.task(bind=True, name="worker.tasks.process_article", max_retries=None)
-def process_article(self: Any, item: dict[str, Any], run_id: str | None = None) -> str:
-    """Fetch, extract, score, dedup and publish one article (retries, re-sent items)."""
-    return _attempt(item, run_id, self.request.retries)[0]
+def process_article(
+    self: Any, item: dict[str, Any], run_id: str | None = None, force: bool = False, heal_round: int = 0
+) -> str:
+    """Fetch, extract, score, dedup and publish one article (retries, re-sent items).
+
+    ``force``: a retry asked for (``ingest retry``, ``fetch --force``, healing): a failed
+    or off-topic item is decided again. ``heal_round``: the heal rounds it has had.
+    """
+    return _attempt(item, run_id, self.request.retries, force=force, heal_round=heal_round)[0]
 
 
 @app.task(name="worker.tasks.process_articles")

@@ -15,6 +15,8 @@
 --   e<N>:lsh:*         bucket table of LSH band entries (see "bucket tables" below)
 --   e<N>:txt:*         bucket table of exact-text entries
 --   e<N>:syndicated    zset   doc id -> copies found in this epoch
+--   e<N>:failed        hash   url key (hex) -> failed item (written by mark.lua; removed here)
+-- and prefix .. "heal", a zset of url keys (hex) -> when a failed item is tried again.
 -- Records: doc id -> fixed-size record (signature, shingle count, kind, time,
 -- stream id, text hash) in string sig:<id // shard> (articles) or hash seedrec (seeds).
 --
@@ -24,7 +26,9 @@
 --           expire_at (keys written in the current epoch), stream, seed_name, url, source,
 --           max_report (candidates reported), rec_size, shard_size (records per key),
 --           base (buckets of a new table), publish_copies, shard_buckets (buckets per key
---           of a table), nbands
+--           of a table), nbands, replace (commit: a forced attempt, which decides again an
+--           item whose URL is failed or off topic), member (url_key in hex: its field in
+--           e<N>:failed and its member of heal, removed when a forced attempt succeeds)
 --   ARGV[2] url_key (8 bytes)   ARGV[3] text_key (8 bytes)
 --   ARGV[4] sig: num_perm bytes, the low 8 bits of each MinHash value
 --   ARGV[5] head: the message JSON missing its end, ending in "dedup": ("" unless commit)
@@ -273,9 +277,28 @@ local function describe(id, j, c, match)
 end
 
 -- ---- 1. the same canonical URL was decided before: report that, change nothing -----
+-- (unless this is a forced attempt and that decision is replaceable: failed or off topic;
+-- an article queued, a duplicate or a seed is never decided again)
+local replaced = nil
 for _, ep in ipairs(epochs) do
   local prior = redis.call("HGET", ekey(ep, "urls"), url_key)
-  if prior then return {"seen", prior} end
+  if prior then
+    local c = string.sub(prior, 1, 1)
+    if not (H.replace and mode == "commit" and (c == "f" or c == "o")) then return {"seen", prior} end
+    replaced = replaced or prior
+  end
+end
+
+-- a replaced decision leaves no trace: its counter moves down (each item counts once),
+-- its failed records and heal entry go
+local function forget_replaced()
+  if not replaced then return end
+  local outcome = (string.sub(replaced, 1, 1) == "o") and "off_topic" or "failed"
+  redis.call("HINCRBY", prefix .. "stats", outcome, -1)
+  for _, ep in ipairs(epochs) do
+    if ep ~= "seed" then redis.call("HDEL", ekey(ep, "failed"), H.member) end
+  end
+  redis.call("ZREM", prefix .. "heal", H.member)
 end
 
 -- ---- 2. the same normalised text -----------------------------------------------
@@ -353,6 +376,7 @@ if match then
     redis.call("HSET", urls, url_key, "d:" .. best_id)
     expire(urls)
     redis.call("HINCRBY", prefix .. "stats", "duplicate", 1)
+    forget_replaced()
     -- "also published by": how widely a story was syndicated
     local copy = {url = url, source = source, at = now, similarity = best_j, match = match}
     local copies = prefix .. "copies:" .. best_id
@@ -390,6 +414,7 @@ else
   redis.call("HSET", urls, url_key, "q:" .. id)
   expire(urls)
   redis.call("HINCRBY", prefix .. "stats", "queued", 1)
+  forget_replaced()
 end
 local kind = (mode == "seed") and "s" or "a"
 local rec = sig .. struct.pack("<I4c1I4I8I4c8", shingles, kind, now, ms, seq, text_key)
