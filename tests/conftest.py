@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.support.processes import stop_process_groups
+from harness.processes import stop_process_groups
 from tests.support.webserver import FixtureServer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler
 
 import redis
 
+from harness.newsroom import article_html
 from tests.conftest import Service, stream_docs
 from tests.support import hostile
-from tests.support.newsroom import article_html
 from tests.support.webserver import FixtureServer, send, serve_stories
 
 

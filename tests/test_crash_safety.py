@@ -14,9 +14,9 @@ import psutil
 import pytest
 import redis
 
+from harness.newsroom import article_html, rss
+from harness.redis_process import RedisProcess
 from tests.conftest import Service, stream_docs
-from tests.support.newsroom import article_html, rss
-from tests.support.redis_process import RedisProcess
 from tests.support.webserver import FixtureServer, send, serve_stories
 
 pytestmark = pytest.mark.slow

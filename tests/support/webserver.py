@@ -157,7 +157,7 @@ def serve_stories(
     Each page waits ``delay`` seconds before it answers (a slow site); ``respond``
     makes the handler of a page from its body, for tests that answer their own way.
     """
-    from tests.support.newsroom import article_html, rss
+    from harness.newsroom import article_html, rss
 
     def plain(body: bytes) -> Handler:
         def handler(req: BaseHTTPRequestHandler) -> None:
