@@ -37,14 +37,19 @@ def hits(server: FixtureServer, path: str, at_least: int = 0, settle: float = 0.
     """The server's log for ``path`` once it has settled.
 
     The server logs a request after its response is sent, so the client can be
-    done before the log is: wait for ``at_least`` entries, then a moment more
-    so that a request that should not have happened has time to show up.
+    done before the log is: wait for ``at_least`` logged entries (30 s at most),
+    then a moment more so that a request that should not have happened has time
+    to show up (one later than that would be missed, never wrongly counted).
     """
-    deadline = time.monotonic() + 5
-    while len(server.paths(path)) < at_least and time.monotonic() < deadline:
+
+    def logged() -> list[Hit]:
+        return [h for h in server.hits if h.path == path]
+
+    deadline = time.monotonic() + 30
+    while len(logged()) < at_least and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(settle)
-    return [h for h in server.hits if h.path == path]
+    return logged()
 
 
 def redirect_to(location: str, status: int = 302) -> Callable[[BaseHTTPRequestHandler], None]:
