@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import redis
 
-from tests.support.redis_process import RedisProcess
+from harness.redis_process import RedisProcess
 from worker.dedup import DedupIndex, Prepared
 from worker.settings import DedupSettings
 from worker.textsig import Signature, shingles_of_token_hashes, signature_of_shingles, url_hash

@@ -74,8 +74,8 @@ import psutil
 import redis
 
 from bench.newsroom_server import NewsroomServer, Story, parse_range, plan_stories
-from tests.support.processes import stop_process_groups
-from tests.support.redis_process import RedisProcess
+from harness.processes import stop_process_groups
+from harness.redis_process import RedisProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

@@ -8,7 +8,7 @@ web: per-site politeness (ours, and trafilatura's per-domain download rounds)
 works as it would on real outlets. Outlets alternate RSS (``/feed.rss``) and
 Atom (``/feed.atom``) feeds. Each outlet also serves ``/robots.txt`` (allow all).
 
-The pages come from :mod:`tests.support.newsroom`: originals (on topic, ~800
+The pages come from :mod:`harness.newsroom`: originals (on topic, ~800
 words), syndicated near-duplicates of an original on *another* outlet (another
 template, a dateline, ~2% of words edited, the last paragraph cut), and
 off-topic pages (no topic word at all). What a run should decide is therefore
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from urllib.parse import urlsplit
 
-from tests.support.newsroom import (
+from harness.newsroom import (
     OFFTOPIC_TITLES,
     article_paragraphs,
     atom,

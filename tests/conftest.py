@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.support.processes import stop_process_groups
+from harness.processes import stop_process_groups
 from tests.support.webserver import FixtureServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,11 +105,12 @@ class Service:
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start_worker(self, *extra: str) -> subprocess.Popen[bytes]:
+    def start_worker(self, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """``ingest worker`` with ``extra`` arguments; ``env``: variables for this process only."""
         with open(self.log_dir / f"worker-{len(self.procs)}.log", "wb") as log:
             proc = subprocess.Popen(
                 [INGEST, "worker", *extra],
-                env=self.env,
+                env=self.env | (env or {}),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

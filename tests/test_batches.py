@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler
 
 import redis
 
+from harness.newsroom import article_html
 from tests.conftest import Service, stream_docs
 from tests.support import hostile
-from tests.support.newsroom import article_html
 from tests.support.webserver import FixtureServer, send, serve_stories
 
 
@@ -219,7 +219,11 @@ def test_the_robots_txt_of_a_feeds_own_site_is_fetched_while_the_feed_downloads(
     asked_meanwhile: list[bool] = []
 
     def slow_feed(req: BaseHTTPRequestHandler) -> None:
-        time.sleep(0.5)
+        # the feed is held back until robots.txt has been asked for, 4 s at most (inside the
+        # feed's 6 s total deadline): asked meanwhile, or only after the feed, whatever the load
+        deadline = time.monotonic() + 4
+        while web.count("/robots.txt") < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
         asked_meanwhile.append(web.count("/robots.txt") == 1)
         feed(req)
 

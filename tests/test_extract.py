@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import trafilatura
 
-from tests.support.newsroom import article_paragraphs, news_page
+from harness.newsroom import article_paragraphs, news_page
 from worker.errors import NotAnArticle
 from worker.extract import Extracted, extract
 

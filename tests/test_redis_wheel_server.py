@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from harness.redis_process import RedisProcess
 from tests.conftest import ROOT
-from tests.support.redis_process import RedisProcess
 from worker.consume import Consumer, ensure_group
 from worker.dedup import DedupIndex
 from worker.seeds import load_seeds

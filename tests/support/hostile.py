@@ -169,7 +169,9 @@ class HeldBody:
 
     ctype: str
     size: int = 10 * 1024 * 1024
-    hold_seconds: float = 5.0
+    # a bound for a failing client only (one that goes on reading): a client that decides on the
+    # headers hangs up at once, and must not be judged "did not leave" because it was slow to
+    hold_seconds: float = 30.0
     client_left_first: list[bool] = field(default_factory=list)
 
     def __call__(self, req: BaseHTTPRequestHandler) -> None:

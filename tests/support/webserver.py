@@ -30,6 +30,14 @@ class Hit:
     headers: dict[str, str]
 
 
+class _Server(ThreadingHTTPServer):
+    # the listen backlog (socketserver's default is 5): a worker opens up to 16 connections
+    # at once per pool process; past the backlog the kernel drops a connection attempt and the
+    # client sends it again a second later (32 at once here: a third waited 1-1.8 s), so how
+    # long a page took hung on how fast this process accepted them
+    request_queue_size = 128
+
+
 class FixtureServer:
     def __init__(self) -> None:
         self.routes: dict[str, Handler] = {}
@@ -65,7 +73,7 @@ class FixtureServer:
                             Hit("GET", path, status_holder[0] if status_holder else 0, dict(self.headers))
                         )
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd = _Server(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
@@ -149,7 +157,7 @@ def serve_stories(
     Each page waits ``delay`` seconds before it answers (a slow site); ``respond``
     makes the handler of a page from its body, for tests that answer their own way.
     """
-    from tests.support.newsroom import article_html, rss
+    from harness.newsroom import article_html, rss
 
     def plain(body: bytes) -> Handler:
         def handler(req: BaseHTTPRequestHandler) -> None:

@@ -15,7 +15,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+# its words come from the test suite's fixture pages
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 
 TOPIC_SENTENCES = [
     "Officials in Minsk said military cooperation with China would deepen next year.",
