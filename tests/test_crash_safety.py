@@ -31,10 +31,12 @@ STARTED = "fault injection: extraction of a never-ending page started"
 
 
 def _wait_for_stream(r: redis.Redis, key: str, n: int, timeout: float) -> None:
+    """Until ``n`` articles are on the stream and nothing handed on is left undecided
+    (so that a second copy, if the service made one, would be there too)."""
+    inflight = key.removesuffix("articles") + "inflight"
     deadline = time.monotonic() + timeout
-    while r.xlen(key) < n and time.monotonic() < deadline:
+    while (r.xlen(key) < n or r.hlen(inflight)) and time.monotonic() < deadline:
         time.sleep(0.5)
-    time.sleep(2)  # anything still in flight that would add a second copy lands now
 
 
 def _fast_redelivery(env: dict[str, str]) -> None:

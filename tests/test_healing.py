@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import redis
 
+from harness.newsroom import article_html
 from tests.conftest import ROOT, Service, stream_docs
 from tests.support import hostile
-from tests.support.newsroom import article_html
 from tests.support.webserver import FixtureServer
 from worker.dedup import DedupIndex
 from worker.feeds import canonical_url

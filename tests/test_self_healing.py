@@ -20,8 +20,8 @@ from pathlib import Path
 
 import redis
 
+from harness.redis_process import RedisProcess
 from tests.conftest import Service, stream_docs
-from tests.support.redis_process import RedisProcess
 from tests.support.webserver import FixtureServer, Handler, send, serve_stories
 
 # every bound below is a failure message, not a measurement
