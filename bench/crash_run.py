@@ -21,7 +21,8 @@ session (the baseline):
 * **on the stream twice**: must be 0; **outcomes**: against what the newsroom
   planned.
 
-Results are printed as a table and written to ``bench/results/crash-<time>.json``.
+Results are printed as a table and written to ``bench/results/crash-<time>.json``
+and ``bench/results/crash-latest.json`` (the one kept in git).
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ def stream_copies(client: redis.Redis, stream: str) -> int:
     return sum(n - 1 for n in urls.values())
 
 
+LOG_LEVEL = "INFO"
+
+
 def one_run(
     room: NewsroomServer,
     total: int,
@@ -76,7 +80,12 @@ def one_run(
 ) -> dict[str, Any]:
     svc = Service(work, room, feeds, max_items=total)
     svc.env.update(
-        {"INGEST_FETCH__PER_DOMAIN_REQUESTS_PER_SECOND": str(pace), "INGEST_WORKER__CONCURRENCY": "2"}
+        {
+            "INGEST_FETCH__PER_DOMAIN_REQUESTS_PER_SECOND": str(pace),
+            "INGEST_WORKER__CONCURRENCY": "2",
+            "INGEST_LOG_LEVEL": LOG_LEVEL,
+            "PYTHONUNBUFFERED": "1",  # a killed worker's last lines are what tells what it did
+        }
     )
     prefix, stream = "ingest:", "ingest:articles"
     client = svc.redis_client()
@@ -135,6 +144,11 @@ def one_run(
             "undecided_at_bound": (undecided_at_bound or 0) if done_at else total - decided(client, prefix),
             "stream_copies": stream_copies(client, stream),
             "outcomes": outcomes(client, prefix),
+            "sources_never_polled": [
+                f"outlet-{k}"
+                for k in range(feeds)
+                if not client.hexists(f"{prefix}source:outlet-{k}", "last_poll_at")
+            ],
             "sweep": {k.decode(): v.decode() for k, v in client.hgetall(f"{prefix}sweep").items()},
         }
     finally:
@@ -148,10 +162,13 @@ def main() -> None:
     ap.add_argument("--articles-per-feed", type=int, default=30)
     ap.add_argument("--kills", type=int, default=5)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--log-level", default="INFO", help="the workers' (DEBUG shows every task received)")
     ap.add_argument(
         "--pace", type=float, default=1.0, help="requests a second per site (1.0 as shipped; 1000 lifts it)"
     )
     args = ap.parse_args()
+    global LOG_LEVEL
+    LOG_LEVEL = args.log_level
     total = args.feeds * args.articles_per_feed
     stories = plan_stories(total, args.feeds, 0.1, 0.1)
     expected = expected_outcomes(stories)
@@ -161,8 +178,9 @@ def main() -> None:
         room.publish(stories)
         for i in range(args.repeat):
             for chaos in (False, True):
+                where = work / f"{i}-{'crash' if chaos else 'calm'}"
                 run = one_run(
-                    room, total, args.feeds, work / f"{i}-{chaos}", chaos=chaos, kills=args.kills, seed=i
+                    room, total, args.feeds, where, chaos=chaos, kills=args.kills, seed=i, pace=args.pace
                 )
                 run["outcomes_as_planned"] = run["outcomes"] == expected
                 runs.append(run)
@@ -181,8 +199,10 @@ def main() -> None:
         )
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"crash-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    out.write_text(json.dumps({"args": vars(args), "expected": expected, "runs": runs}, indent=2))
-    print(f"\nwritten {out.relative_to(ROOT)}")
+    text = json.dumps({"args": vars(args), "expected": expected, "runs": runs}, indent=2)
+    out.write_text(text)
+    (RESULTS / "crash-latest.json").write_text(text)  # the one kept in git
+    print(f"\nwritten {out.relative_to(ROOT)} and bench/results/crash-latest.json")
 
 
 if __name__ == "__main__":

@@ -150,8 +150,18 @@ class Liveness:
         candidates = [as_str(t) for t in self.r.zrangebyscore(self.keys.broker_unacked_index, "-inf", before)]
         orphans = [t for t in candidates if t not in held]
         for tag in orphans:
+            log.warning("restoring", tag=tag, **_describe(self.r.hget(self.keys.broker_unacked, tag)))
             self.restore(tag)
         return len(orphans)
+
+
+def _describe(raw: Any) -> dict[str, Any]:
+    """The task name and id of a message in kombu's unacked hash (for the log)."""
+    try:
+        headers = json.loads(raw)[0]["headers"]
+        return {"task": headers.get("task"), "task_id": headers.get("id")}
+    except (TypeError, ValueError, KeyError, IndexError):
+        return {}
 
 
 class LivenessStep(bootsteps.StartStopStep):
