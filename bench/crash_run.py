@@ -185,15 +185,18 @@ def main() -> None:
                 run["outcomes_as_planned"] = run["outcomes"] == expected
                 runs.append(run)
                 print(json.dumps(run), flush=True)
-    calm = [r["seconds_total"] for r in runs if not r["chaos"]]
     print()
     print(f"{'run':<8} {'events':<55} {'total s':>8} {'after healthy s':>16} {'/calm':>6} "
           f"{'undecided@2min':>15} {'twice':>6} {'as planned':>11}")  # fmt: skip
+    calm = None
     for r in runs:
-        ratio = (r["seconds_after_healthy"] / calm[0]) if r["chaos"] and r["seconds_after_healthy"] else None
+        if not r["chaos"]:
+            calm = r["seconds_total"]  # the baseline of the crash run right after it
+        after = r["seconds_after_healthy"]
+        ratio = after / calm if r["chaos"] and after and calm else None
         print(
             f"{'crash' if r['chaos'] else 'calm':<8} {', '.join(r['events']) or '-':<55.55} "
-            f"{r['seconds_total']:>8} {r['seconds_after_healthy'] if r['chaos'] else '-':>16} "
+            f"{r['seconds_total']:>8} {after if r['chaos'] else '-':>16} "
             f"{f'{ratio:.2f}' if ratio else '-':>6} {r['undecided_at_bound']:>15} {r['stream_copies']:>6} "
             f"{r['outcomes_as_planned']!s:>11}"
         )
