@@ -181,3 +181,22 @@ def test_tasks_waiting_for_a_site_s_turn_come_back_after_a_redis_restart(
 
 def _held_tags(r: redis.Redis, prefix: str) -> set[str]:
     return {tag for tags in _held(r, prefix).values() for tag in tags}
+
+
+def test_an_adhoc_poll_the_broker_lost_is_sent_again_by_the_sweep(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    _liveness(service.env)
+    expected = serve_stories(web, 3)
+    service.ingest("fetch", "--feed", web.url("/feeds/gen.rss"))  # no worker yet: it waits in its queue
+    assert r.hlen(f"{prefix}polls") == 1
+    r.delete(f"{prefix}celery:ingest.poll")  # the broker loses it (as a worker killed mid-take would)
+
+    service.start_worker("--concurrency", "1")
+
+    stream = f"{prefix}articles"
+    _wait_until(lambda: r.xlen(stream) >= len(expected), f"{len(expected)} articles queued")
+    _wait_until(lambda: r.hlen(f"{prefix}polls") == 0, "the poll's note is gone once it ran")
+    assert {d["url"] for d in stream_docs(r, stream)} == expected
+    assert "event=polls_lost" in service.logs()
+    assert web.count("/feeds/gen.rss") == 1  # sent again once, not once per sweep

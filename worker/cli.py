@@ -272,20 +272,22 @@ def fetch(
     from worker.celery_app import app
 
     run_id = uuid.uuid4().hex
-    polls = 0
     if urls:
         from worker.handoff import HandOff
 
         items = [Item(url=u, canonical_url=canonical_url(u), source="adhoc") for u in urls]
         HandOff(cli.context).hand_on(items, run_id, _send_each(app, force=force))
-    for f in feeds:
-        app.send_task("worker.tasks.poll_feed", (f, run_id))
-        polls += 1
+    from worker.polls import PollLedger
+
+    ledger = PollLedger(cli.redis, cli.keys)
+    sends: list[tuple[str, list[Any]]] = [("worker.tasks.poll_feed", [f, run_id]) for f in feeds]
     if all_sources:
-        for src in s.sources:
-            if src.enabled:
-                app.send_task("worker.tasks.poll_source", (src.name, run_id))
-                polls += 1
+        sends += [("worker.tasks.poll_source", [src.name, run_id]) for src in s.sources if src.enabled]
+    for task, args in sends:
+        task_id = uuid.uuid4().hex
+        ledger.note_poll(task_id, task, args)  # sent again by the workers' sweep if the broker loses it
+        app.send_task(task, args, task_id=task_id)
+    polls = len(sends)
     _finish_run(cli, run_id, polls, wait, timeout, as_json)
 
 

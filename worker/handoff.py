@@ -19,6 +19,8 @@ Nothing is lost when a worker dies:
   handed on longer ago than ``worker.lost_task_seconds`` and not decided, and
   they are sent again.
 
+An ad-hoc poll task lost before it ran is sent again: see :mod:`worker.polls`.
+
 A final failure with a transient reason heals: :meth:`HandOff.heal_due`, called by
 the same sweep, sends it again as a forced attempt once its heal time has come.
 """

@@ -27,6 +27,7 @@ key                                   type     what
 ``consumer-deadletter``               stream   entries the reference consumer parked
 ``heal``                              zset     url key -> when a failed item is tried again
 ``inflight``                          hash     url key -> item handed to a task, not decided
+``polls``                             hash     task id -> an ad-hoc poll sent, not finished yet
 ``claim:<url key>``                   string   a poll task's claim on a new item
 ``lock:poll:<source>``                string   the poll task running for a source
 ``source:<name>``                     hash     a source's last poll, failures, backoff
@@ -101,6 +102,10 @@ class Keys:
     @property
     def inflight(self) -> str:
         return self._k("inflight")
+
+    @property
+    def polls(self) -> str:
+        return self._k("polls")
 
     def claim(self, item_key: str) -> str:
         return self._k("claim", item_key)

@@ -48,14 +48,16 @@ from worker.settings import WorkerSettings
 log = get_logger(__name__)
 
 
-def held_tags(qos: Any) -> list[str]:
-    """The delivery tags of the messages a kombu channel holds (delivered, not acked)."""
+def held(qos: Any) -> tuple[list[str], list[str]]:
+    """The delivery tags and task ids of the messages a kombu channel holds (not acked)."""
     for _ in range(5):  # another thread may change it while we copy (threads pool)
         try:
-            return [str(t) for t in list(qos._delivered) if t not in qos._dirty]
+            messages = [(t, m) for t, m in list(qos._delivered.items()) if t not in qos._dirty]
         except RuntimeError:
             continue
-    return []
+        ids = [str((getattr(m, "headers", None) or {}).get("id", "")) for _, m in messages]
+        return [str(t) for t, _ in messages], [i for i in ids if i]
+    return [], []
 
 
 class Liveness:
@@ -70,6 +72,7 @@ class Liveness:
         restore: Callable[[str], None],
         send_again_stale: Callable[[], int] | None = None,
         heal_due: Callable[[], int] | None = None,
+        resend_lost_polls: Callable[[set[str]], int] | None = None,
     ):
         self.r = client
         self.keys = keys
@@ -78,16 +81,18 @@ class Liveness:
         self.restore = restore
         self.send_again_stale = send_again_stale
         self.heal_due = heal_due
+        self.resend_lost_polls = resend_lost_polls
         self.started_at = time.time()
 
-    def beat(self, held: list[str]) -> None:
-        """Say this worker is alive and what it holds; keep its messages from timing out."""
+    def beat(self, held: list[str], tasks: list[str] | None = None) -> None:
+        """Say this worker is alive and what it holds (delivery tags, task ids); keep its
+        messages from timing out."""
         now = time.time()
         record = {"host": socket.gethostname(), "pid": os.getpid(), "at": now, "since": self.started_at}
         pipe = self.r.pipeline(transaction=False)
         pipe.set(
             self.keys.worker(self.id),
-            json.dumps(record | {"held": held}),
+            json.dumps(record | {"held": held, "tasks": tasks or []}),
             px=int(self.s.dead_after_seconds * 1000),
         )
         pipe.zadd(self.keys.workers, {self.id: now})
@@ -121,8 +126,10 @@ class Liveness:
         if not self.r.set(self.keys.sweep_lock, self.id, nx=True, px=lock_ms):
             return {}
         try:
-            restored = self._restore_orphans()
+            restored, live = self._restore_orphans()
             resent = self.send_again_stale() if self.send_again_stale else 0
+            if self.resend_lost_polls and self.id in live:
+                resent += self.resend_lost_polls({t for rec in live.values() for t in rec.get("tasks", [])})
             healed = self.heal_due() if self.heal_due else 0
             pipe = self.r.pipeline(transaction=False)
             pipe.hincrby(self.keys.sweep, "runs", 1)
@@ -138,10 +145,10 @@ class Liveness:
             log.warning("swept", restored_messages=restored, resent_items=resent)
         return {"restored_messages": restored, "resent_items": resent, "healed_items": healed}
 
-    def _restore_orphans(self) -> int:
+    def _restore_orphans(self) -> tuple[int, dict[str, dict[str, Any]]]:
         live = self.live_workers()
         if self.id not in live:
-            return 0  # our own heartbeat did not land: our view is not to be trusted now
+            return 0, live  # our own heartbeat did not land: our view is not to be trusted now
         held = {tag for rec in live.values() for tag in rec.get("held", [])}
         # a message delivered after its holder's last heartbeat is not listed by it yet;
         # one older than every live worker's last heartbeat (less a margin for clocks) is
@@ -152,7 +159,7 @@ class Liveness:
         for tag in orphans:
             log.warning("restoring", tag=tag, **_describe(self.r.hget(self.keys.broker_unacked, tag)))
             self.restore(tag)
-        return len(orphans)
+        return len(orphans), live
 
 
 def _describe(raw: Any) -> dict[str, Any]:
@@ -192,12 +199,13 @@ class LivenessStep(bootsteps.StartStopStep):
             restore=lambda tag: qos.restore_by_tag(tag),
             send_again_stale=lambda: handoff.send_again_stale(settings.worker.lost_task_seconds, _send_one),
             heal_due=lambda: handoff.heal_due(_send_heal),
+            resend_lost_polls=lambda held_ids: _resend_lost_polls(handoff, held_ids, settings.worker),
         )
         liveness = self.liveness
 
         def beat() -> None:
             try:
-                liveness.beat(held_tags(qos))
+                liveness.beat(*held(qos))
             except Exception as exc:  # Redis away: the next beat tries again
                 log.warning("heartbeat_failed", error=f"{type(exc).__name__}: {exc}"[:200])
 
@@ -244,6 +252,20 @@ def _send_one(item: dict[str, Any], run_id: str | None) -> None:
     from worker.tasks import send_one
 
     send_one(item, run_id)
+
+
+def _resend_lost_polls(handoff: Any, held_ids: set[str], settings: WorkerSettings) -> int:
+    """Send again, under their own ids, the noted polls that are queued and held nowhere."""
+    from worker.celery_app import QUEUE_POLL, app
+    from worker.polls import PollLedger
+
+    ledger = PollLedger(handoff.r, handoff.keys)
+    present = held_ids | ledger.queued_task_ids(QUEUE_POLL)
+    grace = max(settings.sweep_seconds, 2 * settings.heartbeat_seconds)
+    lost = ledger.lost_polls(present, grace)
+    for task_id, task, args in lost:
+        app.send_task(task, args, task_id=task_id)
+    return len(lost)
 
 
 def _send_heal(item: dict[str, Any], heal_round: int) -> None:

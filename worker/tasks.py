@@ -25,6 +25,7 @@ from worker.feeds import Item
 from worker.fetch import FetchResult
 from worker.handoff import HandOff
 from worker.logs import get_logger
+from worker.polls import PollLedger
 from worker.processor import Processor, arrival_order, warm_up
 from worker.retries import next_step
 from worker.settings import get_settings
@@ -108,7 +109,9 @@ def poll_source(self: Any, source_name: str, run_id: str | None = None) -> dict[
     """Poll one configured source, unless a poll of it is already running or it is backing off."""
     handoff = HandOff(context())
     token = self.request.id or ""
-    return through_redis_outages(lambda: handoff.poll_source(source_name, run_id, token, send_batch))
+    summary = through_redis_outages(lambda: handoff.poll_source(source_name, run_id, token, send_batch))
+    _poll_done(token)
+    return summary
 
 
 @app.task(bind=True, name="worker.tasks.poll_feed")
@@ -116,9 +119,17 @@ def poll_feed(self: Any, feed_url: str, run_id: str | None = None, source: str =
     """Poll a feed given ad hoc (not in the configuration)."""
     handoff = HandOff(context())
     token = self.request.id or ""
-    return through_redis_outages(
+    summary = through_redis_outages(
         lambda: handoff.poll_and_hand_on(feed_url, source, run_id, token, send_batch)
     )
+    _poll_done(token)
+    return summary
+
+
+def _poll_done(task_id: str) -> None:
+    """A poll noted by ``ingest fetch`` finished: forget it (worker.polls)."""
+    ctx = context()
+    through_redis_outages(lambda: PollLedger(ctx.redis, ctx.keys).poll_done(task_id))
 
 
 def _attempt(
