@@ -205,8 +205,9 @@ class WorkerSettings(_Section):
     # tasks at once per worker; 0: TASKS_PER_CORE per core (README: Pool and concurrency)
     concurrency: int = Field(default=0, ge=0, le=256)
     pool: Literal["prefork", "threads", "solo"] = "prefork"
-    # a task still unacknowledged this long after delivery is handed to another worker
-    # (its worker died): must exceed the longest task
+    # kombu's own last resort: a message unacknowledged this long after its delivery (or
+    # its holder's last heartbeat, worker/liveness.py) goes back to its queue; must exceed
+    # the longest task
     visibility_timeout_seconds: int = Field(default=3600, ge=5)
     # a task running this long is interrupted (soft: an error it can record) or killed (hard)
     task_soft_time_limit_seconds: int = Field(default=300, ge=1)
