@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from urllib.parse import urlsplit
 
+from harness import templates as varied_templates
 from harness.newsroom import (
     OFFTOPIC_TITLES,
     article_paragraphs,
@@ -70,16 +71,27 @@ class Story:
     def expected(self) -> str:
         return {"original": "queued", "syndicated": "duplicate", "offtopic": "off_topic"}[self.kind]
 
-    def html(self) -> str:
+    def text(self) -> tuple[str, list[str]]:
+        """The story's title and paragraphs, before any template."""
         if self.kind == "original":
-            title = f"Report {self.n}: China and Belarus widen military ties"
-            return news_page(article_paragraphs(self.n), n=self.n, title=title, outlet=self.outlet)
+            return f"Report {self.n}: China and Belarus widen military ties", article_paragraphs(self.n)
         if self.kind == "syndicated":
             title = f"China and Belarus deepen defence links, report {self.n} says"
-            paras = syndicated_paragraphs(self.n, copy=self.outlet)
-            return news_page(paras, n=self.n, title=title, outlet=self.outlet)
+            return title, syndicated_paragraphs(self.n, copy=self.outlet)
         title = f"{OFFTOPIC_TITLES[self.n % len(OFFTOPIC_TITLES)]} ({self.n})"
-        return news_page(offtopic_paragraphs(self.n), n=self.n, title=title, outlet=self.outlet)
+        return title, offtopic_paragraphs(self.n)
+
+    def html(self) -> str:
+        title, paras = self.text()
+        return news_page(paras, n=self.n, title=title, outlet=self.outlet)
+
+    def varied(self) -> tuple[bytes, str, str]:
+        """The page in its outlet's varied template (:mod:`harness.templates`, outlet k uses
+        template k % 20): its bytes in the template's charset, the Content-Type, the text."""
+        title, paras = self.text()
+        return varied_templates.render_page(
+            paras, n=self.n, title=title, outlet=self.outlet, topical=self.kind != "offtopic"
+        )
 
 
 def plan_stories(
@@ -115,6 +127,7 @@ def plan_stories(
 class _Page:
     raw: bytes
     gz: bytes
+    content_type: str = "text/html; charset=utf-8"
 
 
 class NewsroomServer:
@@ -127,10 +140,31 @@ class NewsroomServer:
     request, measured by the benchmark as ``newsroom_cpu_seconds``).
     """
 
-    def __init__(self, outlets: int, latency: tuple[float, float] = (0.05, 0.3), seed: int = 1):
+    def __init__(
+        self,
+        outlets: int,
+        latency: tuple[float, float] = (0.05, 0.3),
+        seed: int = 1,
+        *,
+        templates: str = "classic",
+        crawl_delay: float | None = None,
+    ):
+        """``templates``: ``classic`` (:func:`harness.newsroom.news_page`, every page UTF-8)
+        or ``varied`` (:mod:`harness.templates`: twenty outlet shapes, outlet k in template
+        k % 20, some pages in GBK, windows-1251, Shift_JIS, ISO-8859-2 or Big5, served with
+        the charset in the Content-Type or, for some, declared in the page only).
+        ``crawl_delay``: every robots.txt also says ``Crawl-delay: <crawl_delay>``."""
+        if templates not in ("classic", "varied"):
+            raise ValueError(f"templates must be 'classic' or 'varied', not {templates!r}")
         self.outlets = outlets
         self.latency = latency
         self.seed = seed
+        self.templates = templates
+        self.crawl_delay = crawl_delay
+        delay = f"Crawl-delay: {crawl_delay:g}\n".encode() if crawl_delay is not None else b""
+        self.robots = ROBOTS + delay
+        # (arrival time.monotonic(), outlet, kind) of every request since take_requests()
+        self.requests: list[tuple[float, int, str]] = []
         self.hosts = [outlet_host(k) for k in range(outlets)]
         self._lock = threading.Lock()
         self._pages: dict[tuple[int, str], _Page] = {}
@@ -189,11 +223,16 @@ class NewsroomServer:
         new ones, as real feeds keep their latest items; pages not in either list
         are dropped, so memory stays bounded over many editions.
         """
-        rendered = {self.url(s): s.html() for s in stories}
-        pages = {
-            (s.outlet, s.path): _Page(raw := rendered[self.url(s)].encode(), gzip.compress(raw, 6))
-            for s in stories
-        }
+        pages: dict[tuple[int, str], _Page] = {}
+        rendered: dict[str, str] = {}
+        for s in stories:
+            if self.templates == "varied":
+                raw, ctype, text = s.varied()
+            else:
+                text = s.html()
+                raw, ctype = text.encode(), "text/html; charset=utf-8"
+            rendered[self.url(s)] = text
+            pages[(s.outlet, s.path)] = _Page(raw, gzip.compress(raw, 6), ctype)
         listed = [*stories, *(also_listed or [])]
         with self._lock:
             keep = {(s.outlet, s.path) for s in also_listed or []}
@@ -205,6 +244,26 @@ class NewsroomServer:
                 body = (rss if k % 2 == 0 else atom)(self.base(k), paths, title).encode()
                 self._feeds[k] = (body, '"' + hashlib.sha1(body).hexdigest() + '"', stamp)
         return rendered
+
+    def bodies(self, stories: list[Story]) -> dict[str, tuple[bytes, str]]:
+        """url -> (the page's bytes as served uncompressed, its Content-Type), of published stories."""
+        with self._lock:
+            return {
+                self.url(s): (p.raw, p.content_type)
+                for s in stories
+                if (p := self._pages.get((s.outlet, s.path))) is not None
+            }
+
+    def page_counts(self) -> dict[str, int]:
+        """How often each page path was served since the last take_counts() (not reset)."""
+        with self._lock:
+            return dict(self.page_paths)
+
+    def take_requests(self) -> list[tuple[float, int, str]]:
+        """(arrival time.monotonic(), outlet, kind) of every request since the last call; resets."""
+        with self._lock:
+            out, self.requests = self.requests, []
+            return out
 
     def take_counts(self) -> dict[str, int]:
         """What was served since the last call, by kind; resets the counts."""
@@ -235,12 +294,14 @@ class NewsroomServer:
                     if sep:
                         headers[name.strip().lower()] = value.strip()
                 path = urlsplit(target).path
+                arrived = time.monotonic()
                 await asyncio.sleep(self.delay(outlet, path))
                 if method != "GET":
                     kind, status, body, extra = "bad_method", 405, b"", dict[str, str]()
                 else:
                     kind, status, body, extra = self._answer(outlet, path, headers)
                 with self._lock:
+                    self.requests.append((arrived, outlet, kind))
                     self.counts[kind] += 1
                     self.counts["bytes_sent"] += len(body)
                     if kind == "page":
@@ -267,7 +328,7 @@ class NewsroomServer:
         """What an outlet answers; ``req``: the request's headers, names in lower case."""
         get = req.get
         if path == "/robots.txt":
-            return "robots", 200, ROBOTS, {"Content-Type": "text/plain"}
+            return "robots", 200, self.robots, {"Content-Type": "text/plain"}
         if path == self.feed_path(outlet):
             with self._lock:
                 body, etag, modified = self._feeds.get(outlet, (b"", '""', ""))
@@ -282,7 +343,7 @@ class NewsroomServer:
             page = self._pages.get((outlet, path))
         if page is None:
             return "not_found", 404, b"not found", {"Content-Type": "text/plain"}
-        headers = {"Content-Type": "text/html; charset=utf-8"}
+        headers = {"Content-Type": page.content_type}
         if "gzip" in (get("accept-encoding") or ""):
             headers["Content-Encoding"] = "gzip"
             return "page", 200, page.gz, headers
@@ -346,9 +407,13 @@ def main() -> None:
     ap.add_argument("--dup-share", type=float, default=0.1)
     ap.add_argument("--offtopic-share", type=float, default=0.1)
     ap.add_argument("--latency", default="0.05-0.3", help="seconds, a range: each request waits a draw")
+    ap.add_argument("--templates", default="classic", choices=["classic", "varied"])
+    ap.add_argument("--crawl-delay", type=float, default=None, help="Crawl-delay in every robots.txt")
     args = ap.parse_args()
     stories = plan_stories(args.articles, args.feeds, args.dup_share, args.offtopic_share)
-    with NewsroomServer(args.feeds, parse_range(args.latency)) as room:
+    with NewsroomServer(
+        args.feeds, parse_range(args.latency), templates=args.templates, crawl_delay=args.crawl_delay
+    ) as room:
         room.publish(stories)
         for k in range(args.feeds):
             print(room.feed_url(k))

@@ -88,8 +88,10 @@ def env(redis_server_url: str, prefix: str, web: FixtureServer, tmp_path: Path) 
             "INGEST_FETCH__CONNECT_TIMEOUT_SECONDS": "2",
             "INGEST_FETCH__READ_TIMEOUT_SECONDS": "3",
             "INGEST_FETCH__TOTAL_TIMEOUT_SECONDS": "6",
-            # every page is on 127.0.0.1: the per-domain pace is tested on its own (test_politeness)
+            # every page is on 127.0.0.1, one site: its pace and its one request at a time are
+            # tested on their own (test_politeness, test_frontier*)
             "INGEST_FETCH__PER_DOMAIN_REQUESTS_PER_SECOND": "1000",
+            "INGEST_FETCH__PER_DOMAIN_CONCURRENCY": "8",
             "INGEST_WORKER__CONCURRENCY": "2",
             "INGEST_LOG_LEVEL": "INFO",
         }

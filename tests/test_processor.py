@@ -1,7 +1,7 @@
 """The article processor in one process (no Celery): how an article's outcome is decided and reported.
 
-A prefetched article is looked up once, when its batch starts its downloads; a
-decision another task writes while the page downloads must still win over ours.
+An article a drain took is looked up once, before its download starts; a decision
+another task writes while the page downloads must still win over ours.
 """
 
 from __future__ import annotations
@@ -33,9 +33,11 @@ def _item(web: FixtureServer, path: str) -> Item:
     return Item(url=url, canonical_url=canonical_url(url), source="test")
 
 
-def test_prefetched_off_topic_article_is_recorded_off_topic(processor: Processor, web: FixtureServer) -> None:
+def test_an_off_topic_article_whose_page_was_downloaded_ahead_is_recorded_off_topic(
+    processor: Processor, web: FixtureServer
+) -> None:
     item = _item(web, "/news/off-topic-1.html")
-    [page] = processor.prefetch([item])
+    page = processor.ctx.pool.submit(processor.fetch_page, item)  # as a drain starts it
 
     outcome = processor.process(item, page=page)
 
@@ -54,7 +56,7 @@ def test_article_decided_by_another_task_meanwhile_reports_that_decision(
     processor: Processor, web: FixtureServer, path: str, prior: str, outcome: str
 ) -> None:
     item = _item(web, path)
-    [page] = processor.prefetch([item])
+    page = processor.ctx.pool.submit(processor.fetch_page, item)  # as a drain starts it
     processor.ctx.index.mark(item_keys(item)[:1], prior)  # another task decided it while the page downloaded
 
     result = processor.process(item, page=page)
@@ -67,7 +69,7 @@ def test_failed_article_is_recorded_failed_when_nothing_else_decided_it(
     processor: Processor, web: FixtureServer
 ) -> None:
     item = _item(web, "/news/gone.html")
-    [page] = processor.prefetch([item])
+    page = processor.ctx.pool.submit(processor.fetch_page, item)  # as a drain starts it
 
     outcome = processor.process(item, page=page)
 

@@ -29,12 +29,16 @@ BOUND_SECONDS = 120
 
 
 def _liveness(env: dict[str, str]) -> None:
-    """A heartbeat each second, dead after 4 s, a sweep every 2 s (defaults: 5, 30, 15)."""
+    """A heartbeat each second, dead after 4 s, a sweep every 2 s, a frontier lease of 3 s
+    (defaults: 5, 30, 15, 30)."""
     env.update(
         {
             "INGEST_WORKER__HEARTBEAT_SECONDS": "1",
             "INGEST_WORKER__DEAD_AFTER_SECONDS": "4",
             "INGEST_WORKER__SWEEP_SECONDS": "2",
+            "INGEST_WORKER__LEASE_SECONDS": "3",
+            # the site takes 4 requests at once: a worker holds several articles
+            "INGEST_FETCH__PER_DOMAIN_CONCURRENCY": "4",
             # a page held at the gate must not time out meanwhile
             "INGEST_FETCH__READ_TIMEOUT_SECONDS": "60",
             "INGEST_FETCH__TOTAL_TIMEOUT_SECONDS": "90",
@@ -71,7 +75,7 @@ def _held(r: redis.Redis, prefix: str) -> dict[str, list[str]]:
     return out
 
 
-def test_a_killed_worker_s_batches_are_taken_by_another_worker_with_no_command_typed(
+def test_a_killed_worker_s_articles_are_taken_by_another_worker_with_no_command_typed(
     service: Service, web: FixtureServer, r: redis.Redis, prefix: str
 ) -> None:
     _liveness(service.env)
@@ -79,9 +83,8 @@ def test_a_killed_worker_s_batches_are_taken_by_another_worker_with_no_command_t
     expected = serve_stories(web, 40, respond=_gated(gate))
     victim = service.start_worker("--concurrency", "2")
     service.ingest("fetch", "--feed", web.url("/feeds/gen.rss"))
-    # the victim has taken the poll's two batches and is waiting for their pages
+    # the victim has taken articles from the frontier and is waiting for their pages
     _wait_until(lambda: len(web.paths("/gen/")) >= 2, "the victim asks for pages")
-    _wait_until(lambda: sum(len(h) for h in _held(r, prefix).values()) >= 2, "its heartbeat lists 2 batches")
 
     os.killpg(victim.pid, signal.SIGKILL)
     victim.wait()
@@ -94,8 +97,8 @@ def test_a_killed_worker_s_batches_are_taken_by_another_worker_with_no_command_t
     urls = Counter(d["url"] for d in stream_docs(r, stream))
     assert set(urls) == expected
     assert max(urls.values()) == 1
-    assert int(r.hget(f"{prefix}sweep", "restored_messages") or 0) >= 2
-    assert "event=workers_dead" in service.logs()
+    assert int(r.hget(f"{prefix}sweep", "resent_items") or 0) >= 2  # its leases ran out
+    assert "event=frontier_requeued" in service.logs()
 
 
 def test_the_sweep_leaves_the_work_of_live_workers_alone(
@@ -107,8 +110,10 @@ def test_the_sweep_leaves_the_work_of_live_workers_alone(
     service.start_worker("--concurrency", "2")
     service.start_worker("--concurrency", "2")
     service.ingest("fetch", "--feed", web.url("/feeds/gen.rss"))
-    _wait_until(lambda: sum(len(h) for h in _held(r, prefix).values()) >= 2, "the batches are held")
-    # several sweeps run while both workers hold their batches, waiting at the gate
+    _wait_until(lambda: len(web.paths("/gen/")) >= 4, "the workers ask for pages")
+    _wait_until(lambda: sum(len(h) for h in _held(r, prefix).values()) >= 1, "a drain is held")
+    # several sweeps, and more than a lease's length, pass while the workers hold their
+    # articles, waiting at the gate: their leases are renewed, not taken back
     runs = int(r.hget(f"{prefix}sweep", "runs") or 0)
     _wait_until(lambda: int(r.hget(f"{prefix}sweep", "runs") or 0) >= runs + 3, "three more sweeps")
 
@@ -117,6 +122,7 @@ def test_the_sweep_leaves_the_work_of_live_workers_alone(
     stream = f"{prefix}articles"
     _wait_until(lambda: r.xlen(stream) >= len(expected), f"{len(expected)} articles queued")
     assert int(r.hget(f"{prefix}sweep", "restored_messages") or 0) == 0
+    assert int(r.hget(f"{prefix}sweep", "resent_items") or 0) == 0
     pages = Counter(web.paths("/gen/"))
     assert set(pages) == {u.removeprefix(web.base) for u in expected}
     assert max(pages.values()) == 1  # nothing was handed out a second time
@@ -140,17 +146,17 @@ def test_status_lists_a_live_worker_and_a_clean_stop_removes_it(
     assert not r.exists(f"{prefix}worker:{worker_id}")
 
 
-def test_tasks_waiting_for_a_site_s_turn_come_back_after_a_redis_restart(
+def test_articles_waiting_for_their_site_s_turn_are_all_decided_after_a_redis_restart(
     service: Service, web: FixtureServer, tmp_path: Path
 ) -> None:
-    # Celery drops from memory what it held when its connection breaks (the tasks waiting
-    # for their countdown among them); the broker still lists them as delivered
+    # they wait in Redis (the frontier), which keeps them on disk (AOF); the workers'
+    # drains and leases of the moment are lost with the connection and come back
     _liveness(service.env)
     service.env.update(
         {
-            # one page a second: most pages wait for their turn, for up to ~20 s
+            # one page a second: most pages wait for their turn, for up to ~24 s
             "INGEST_FETCH__PER_DOMAIN_REQUESTS_PER_SECOND": "1",
-            "INGEST_FETCH__RATE_LIMIT_MAX_WAIT_SECONDS": "0.3",
+            "INGEST_FETCH__PER_DOMAIN_CONCURRENCY": "1",
             "INGEST_FETCH__RESPECT_ROBOTS": "false",
         }
     )
@@ -159,20 +165,20 @@ def test_tasks_waiting_for_a_site_s_turn_come_back_after_a_redis_restart(
     try:
         service.env["REDIS_URL"] = server.url
         prefix = service.env["INGEST_REDIS__KEY_PREFIX"]
+        stream = service.env["INGEST_REDIS__STREAM_KEY"]
         expected = serve_stories(web, 24)
         service.start_worker("--concurrency", "2")
         service.ingest("fetch", "--feed", web.url("/feeds/gen.rss"))
-        _wait_until(lambda: len(_held_tags(client, prefix)) >= 6, "six tasks held, most waiting")
+        _wait_until(lambda: client.xlen(stream) >= 2, "two articles queued, the others waiting")
+        assert client.hlen(f"{prefix}frontier:entries") > 10
 
         server.stop()
         server.start()
 
-        stream = service.env["INGEST_REDIS__STREAM_KEY"]
         _wait_until(lambda: client.xlen(stream) >= len(expected), f"{len(expected)} articles queued")
         urls = Counter(d["url"] for d in stream_docs(client, stream))
         assert set(urls) == expected
         assert max(urls.values()) == 1
-        assert int(client.hget(f"{prefix}sweep", "restored_messages") or 0) >= 1
     finally:
         service.stop()
         client.close()

@@ -50,12 +50,15 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_concurrency": settings.worker.tasks_at_once,
         "worker_pool": settings.worker.pool,
         "worker_send_task_events": False,
+        # each worker also reads its own queue, <hostname>.dq2: its dispatcher's drains
+        "worker_direct": True,
         "task_default_queue": QUEUE_ARTICLES,
         "task_routes": {
             "worker.tasks.poll_source": {"queue": QUEUE_POLL},
             "worker.tasks.poll_feed": {"queue": QUEUE_POLL},
             "worker.tasks.process_article": {"queue": QUEUE_ARTICLES},
             "worker.tasks.process_articles": {"queue": QUEUE_ARTICLES},
+            # worker.tasks.drain_frontier: sent to its worker's own queue (worker/dispatch.py)
         },
         "task_time_limit": settings.worker.task_time_limit_seconds,
         "task_soft_time_limit": settings.worker.task_soft_time_limit_seconds,
@@ -82,11 +85,13 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
 
 def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
+    from worker.dispatch import DispatchStep
     from worker.liveness import LivenessStep
 
     app = Celery("worker", include=["worker.tasks"])
     app.conf.update(celery_config(settings))
     app.steps["consumer"].add(LivenessStep)
+    app.steps["consumer"].add(DispatchStep)
     return app
 
 

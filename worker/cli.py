@@ -276,7 +276,7 @@ def fetch(
         from worker.handoff import HandOff
 
         items = [Item(url=u, canonical_url=canonical_url(u), source="adhoc") for u in urls]
-        HandOff(cli.context).hand_on(items, run_id, _send_each(app, force=force))
+        HandOff(cli.context).hand_on(items, run_id, force=force)
     from worker.polls import PollLedger
 
     ledger = PollLedger(cli.redis, cli.keys)
@@ -302,20 +302,6 @@ def _finish_run(cli: Cli, run_id: str, polls: int, wait: bool, timeout: float, a
         sys.exit(1)
 
 
-def _send_each(app: Any, *, force: bool = False) -> Any:
-    """A hand-off ``send`` that sends each item as a task of its own (one page each).
-
-    ``force``: each is a forced attempt (a failed or off-topic item is decided again).
-    """
-    kwargs = {"force": True} if force else {}
-
-    def send(batch: list[dict[str, Any]], run_id: str | None) -> None:
-        for item in batch:
-            app.send_task("worker.tasks.process_article", (item, run_id), kwargs)
-
-    return send
-
-
 @main.command()
 @click.argument("urls", nargs=-1, metavar="URL...")
 @click.option("--reason", "reasons", multiple=True, metavar="R", help="Every failed item with this reason.")
@@ -339,7 +325,6 @@ def retry(
     for u in urls:
         if not is_fetchable(u):
             raise click.BadParameter(f"{u!r} is not an http(s) URL", param_hint="URL")
-    from worker.celery_app import app
     from worker.context import item_keys
     from worker.handoff import HandOff
 
@@ -361,7 +346,7 @@ def retry(
         click.echo("nothing to retry: no failed item with reason " + ", ".join(reasons))
         return
     run_id = uuid.uuid4().hex
-    HandOff(ctx).hand_on(list(items.values()), run_id, _send_each(app, force=True))
+    HandOff(ctx).hand_on(list(items.values()), run_id, force=True)
     click.echo(f"sent {len(items)} to retry", err=as_json)
     _finish_run(cli, run_id, 0, wait, timeout, as_json)
 
@@ -480,13 +465,10 @@ def tail(cli: Cli, count: int, as_json: bool) -> None:
 @pass_cli
 def requeue_stale_cmd(cli: Cli, older_than: float | None) -> None:
     """Send again articles handed to a task that was lost (never decided). Workers do this too."""
-    from worker.celery_app import app
     from worker.handoff import HandOff
 
     age = older_than if older_than is not None else cli.settings.worker.lost_task_seconds
-    sent = HandOff(cli.context).send_again_stale(
-        age, lambda item, run_id: app.send_task("worker.tasks.process_article", (item, run_id))
-    )
+    sent = HandOff(cli.context).send_again_stale(age)
     click.echo(f"sent again: {sent}")
 
 

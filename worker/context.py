@@ -1,7 +1,7 @@
 """The resources one worker process holds for its life, built once and shared by its stages.
 
-Redis client and its scripts, the HTTP client, politeness, the dedup index, the
-outcome recorder and a small thread pool for downloads. Every stage module
+Redis client and its scripts, the HTTP client, politeness, the frontier, the dedup
+index, the outcome recorder and a small thread pool for downloads. Every stage module
 (:mod:`worker.handoff`, :mod:`worker.processor`) takes a :class:`Context`; none
 keeps state of its own outside Redis, so any number of workers can share the work.
 """
@@ -17,6 +17,7 @@ from worker.dedup import DedupIndex
 from worker.errors import ConfigError
 from worker.feeds import Item
 from worker.fetch import Fetcher
+from worker.frontier import Frontier, LeaseKeeper
 from worker.keys import Keys
 from worker.outcomes import Recorder
 from worker.politeness import Politeness
@@ -62,13 +63,17 @@ class Context:
         self.politeness = Politeness(settings.fetch, client, self.fetcher, settings.redis.key_prefix)
         self.index = DedupIndex(client, settings.dedup, settings.redis.key_prefix, settings.redis.stream_key)
         self.recorder = Recorder(client, self.keys, self.index)
+        # articles waiting for their site's turn (worker/frontier.py)
+        self.frontier = Frontier(client, self.keys, settings.fetch, settings.worker.lease_seconds)
+        self.leases = LeaseKeeper(self.frontier, every=settings.worker.lease_seconds / 3)
         self._pool: ThreadPoolExecutor | None = None
 
     @property
     def pool(self) -> ThreadPoolExecutor:
         """Threads for downloads (pages, robots.txt), started on first use."""
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(DOWNLOAD_THREADS, thread_name_prefix="download")
+            threads = max(DOWNLOAD_THREADS, self.settings.worker.articles_per_task)
+            self._pool = ThreadPoolExecutor(threads, thread_name_prefix="download")
         return self._pool
 
     def close(self) -> None:

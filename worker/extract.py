@@ -78,11 +78,7 @@ def extract(html: str, url: str | None = None, *, min_words: int = 30) -> Extrac
     if tree is None:
         raise NotAnArticle("the page is not parseable HTML", reason="no_text")
     declared = declared_language(tree)
-    options = Extractor(
-        output_format="python", precision=True, comments=False, tables=False, dedup=False, url=url
-    )
-    doc = trafilatura.bare_extraction(tree, options=options)  # works on a copy of the tree
-    text = (doc.text or "").strip() if isinstance(doc, Document) else ""
+    text, options = main_text(tree, url)
     if len(text.split()) < min_words:
         raise NotAnArticle(f"no article text found ({len(text.split())} words)", reason="no_text")
     meta = page_metadata(tree, options)
@@ -96,6 +92,32 @@ def extract(html: str, url: str | None = None, *, min_words: int = 30) -> Extrac
         site_name=meta.sitename or None,
         description=meta.description or None,
     )
+
+
+def _options(url: str | None, *, fast: bool) -> Extractor:
+    return Extractor(
+        output_format="python", precision=True, comments=False, tables=False, dedup=False, url=url, fast=fast
+    )
+
+
+def main_text(tree: HtmlElement, url: str | None = None) -> tuple[str, Extractor]:
+    """The article's text: trafilatura's main extractor alone when it finds a long text,
+    else its whole cascade (readability and jusText compared and rescuing).
+
+    The comparison with readability is ~45% of an extraction, and on a page whose own
+    extractor found ``10 x min_extracted_size`` characters (2,500 by default) it keeps
+    that text: trafilatura skips the comparison on the same condition in recall mode.
+    tests/test_extract.py holds the two paths to the same text on every page fixture
+    and every newsroom template.
+    """
+    fast = _options(url, fast=True)
+    doc = trafilatura.bare_extraction(tree, options=fast)  # works on a copy of the tree
+    text = (doc.text or "").strip() if isinstance(doc, Document) else ""
+    if len(text) > fast.min_extracted_size * 10:
+        return text, fast
+    full = _options(url, fast=False)
+    doc = trafilatura.bare_extraction(tree, options=full)
+    return ((doc.text or "").strip() if isinstance(doc, Document) else ""), full
 
 
 def page_metadata(tree: HtmlElement, options: Extractor) -> Document:

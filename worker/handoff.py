@@ -1,23 +1,23 @@
-"""From a source to the workers: poll -> claims -> in-flight list -> batches.
+"""From a source to the frontier: poll -> claims -> in-flight list -> site queues.
 
 A poll fetches a feed (conditionally), keeps the items no one has decided or
 claimed, claims them for itself, notes them in the in-flight list
-(``inflight``: handed on, not decided yet) and hands them on in batches of
-``worker.articles_per_task`` through a ``send`` callable (the Celery task's
-``apply_async``: this module knows nothing of Celery). An item leaves the
-in-flight list when it is decided (:meth:`worker.processor.Processor.finish`).
+(``inflight``: handed on, not decided yet) and puts them in the frontier
+(:mod:`worker.frontier`), where each waits for its site's turn. This module
+knows nothing of Celery. An item leaves the in-flight list when it is decided
+(:meth:`worker.processor.Processor.finish`).
 
 Nothing is lost when a worker dies:
 
 * the poll task itself is held by its worker; when that worker's heartbeat
   stops, :mod:`worker.liveness` puts the message back and the poll runs again,
   taking back its own lock and claims (they carry its task id);
-* the article batches likewise;
-* an item whose task message was lost outright (the broker lost a write, or
-  the rare moment inside kombu between taking a message and recording it as
-  held) is still in the in-flight list: :meth:`HandOff.stale` finds the items
-  handed on longer ago than ``worker.lost_task_seconds`` and not decided, and
-  they are sent again.
+* an article taken from the frontier is leased; a dead taker's lease runs out
+  and the sweep puts the article back in its site's queue;
+* an item lost outright all the same (Redis lost a write in a crash) is still in
+  the in-flight list: :meth:`HandOff.stale` finds the items handed on longer ago
+  than ``worker.lost_task_seconds``, not decided and not in the frontier, and
+  they are queued again.
 
 An ad-hoc poll task lost before it ran is sent again: see :mod:`worker.polls`.
 
@@ -30,9 +30,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -42,8 +39,9 @@ import redis
 from worker.context import Context, item_key, item_keys
 from worker.errors import IngestError
 from worker.feeds import Item, parse_feed
+from worker.frontier import Entry
 from worker.logs import get_logger
-from worker.politeness import FeedBackoff, origin_of
+from worker.politeness import FeedBackoff
 from worker.redisconn import as_str
 from worker.textsig import url_hash
 
@@ -52,13 +50,7 @@ log = get_logger(__name__)
 # failed items a sweep sends again at most (the rest wait for the next sweep)
 HEAL_BATCH = 300
 
-# sites whose robots.txt a poll fetches before handing its articles on (see HandOff.warm_robots)
-ROBOTS_WARM_MAX_SITES = 32
-
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
-
-# send(batch of item dicts, run id): hands a batch to the workers
-SendBatch = Callable[[list[dict[str, Any]], str | None], None]
 
 
 @dataclass
@@ -90,7 +82,7 @@ class HandOff:
         self.r = ctx.redis
 
     # ---- a configured source ------------------------------------------------------------
-    def poll_source(self, name: str, run_id: str | None, token: str, send: SendBatch) -> dict[str, Any]:
+    def poll_source(self, name: str, run_id: str | None, token: str) -> dict[str, Any]:
         """Poll a configured source, unless a poll of it is running or it is backing off.
 
         ``token`` (the task id) holds the source's poll lock: the same task delivered
@@ -115,16 +107,14 @@ class HandOff:
             log.info("poll_skipped", source=name, reason="already_running")
             return summary
         try:
-            polled = self.poll_and_hand_on(source.feed_url, name, run_id, token, send)
+            polled = self.poll_and_hand_on(source.feed_url, name, run_id, token)
             backoff.record(name, source.interval_seconds, polled.get("error"))
             return polled
         finally:
             self.ctx.scripts.release(keys=[lock], args=[token])
 
     # ---- any feed -----------------------------------------------------------------------
-    def poll_and_hand_on(
-        self, feed_url: str, source: str, run_id: str | None, token: str, send: SendBatch
-    ) -> dict[str, Any]:
+    def poll_and_hand_on(self, feed_url: str, source: str, run_id: str | None, token: str) -> dict[str, Any]:
         """Poll a feed and hand its new items on; a failing feed ends in a recorded poll.
 
         Redis outages are raised (the caller waits for Redis and runs this again).
@@ -143,8 +133,7 @@ class HandOff:
             self.ctx.recorder.run_poll_done(run_id, feed_url, summary)
             log.warning("poll_failed", source=source, url=feed_url, reason=exc.reason, error=str(exc)[:300])
             return summary
-        self.warm_robots(result.items)
-        self.hand_on(result.items, run_id, send, claimed=True)
+        self.hand_on(result.items, run_id, claimed=True)
         self.save_poll(result)
         summary = result.summary()
         self.ctx.recorder.run_poll_done(run_id, feed_url, summary)
@@ -152,25 +141,23 @@ class HandOff:
         return summary
 
     def hand_on(
-        self, items: list[Item], run_id: str | None, send: SendBatch, *, claimed: bool = False
+        self, items: list[Item], run_id: str | None, *, claimed: bool = False, force: bool = False
     ) -> None:
-        """Announce ``items`` to the run, note them in flight, send them in batches.
+        """Announce ``items`` to the run, note them in flight, queue them in the frontier.
 
-        ``claimed``: the items carry this poll's claims; those not sent (an error while
-        sending) are released so that the next poll takes them again.
+        ``claimed``: the items carry this poll's claims; if queueing fails they are
+        released, so that the next poll takes them again. ``force``: each is a forced
+        attempt (``ingest retry``, ``fetch --force``: a failed or off-topic item is
+        decided again).
         """
         self.ctx.recorder.run_pending(run_id, [item_key(i) for i in items])
         self.note_inflight(items, run_id)
-        sent = 0
-        size = self.settings.worker.articles_per_task
         try:
-            for first in range(0, len(items), size):
-                batch = items[first : first + size]
-                send([i.to_dict() for i in batch], run_id)
-                sent += len(batch)
-        finally:
+            self.ctx.frontier.push([Entry(i, run_id, force=force) for i in items], keep=not force)
+        except BaseException:
             if claimed:
-                self.release_claims(items[sent:])
+                self.release_claims(items)
+            raise
 
     def _feed_key(self, feed_url: str) -> str:
         return self.keys.feed(url_hash(feed_url).hex())
@@ -183,7 +170,6 @@ class HandOff:
         same poll task delivered again after a crash gets its own claims back.
         """
         state = {as_str(k): as_str(v) for k, v in self.r.hgetall(self._feed_key(feed_url)).items()}
-        self._robots_meanwhile(feed_url)
         res = self.ctx.fetcher.get(
             feed_url,
             max_bytes=self.settings.fetch.max_feed_bytes,
@@ -244,42 +230,6 @@ class HandOff:
         if items:
             self.r.delete(*[self.keys.claim(item_key(i)) for i in items])
 
-    # ---- robots.txt before the pages ----------------------------------------------------
-    def _robots_meanwhile(self, feed_url: str) -> None:
-        """Start fetching the robots.txt of the feed's own site while the feed downloads.
-
-        An outlet's feed lists pages of its own site, whose robots.txt :meth:`warm_robots`
-        would otherwise fetch only after the feed: one round trip less before the first
-        page. Nothing waits for it here; a later ask for the same site waits on this
-        fetch (one per site at a time in a process), not on a second one.
-        """
-        if self.ctx.politeness.uncached_origins([feed_url]):
-            self.ctx.pool.submit(self.ctx.politeness.robots, feed_url)
-
-    def warm_robots(self, items: list[Item]) -> None:
-        """Fetch, before they are handed on, the robots.txt of sites with several new items.
-
-        Otherwise every task that gets some of them asks for it at the same moment
-        (one download per process, the others waiting on Redis) and all of them wait
-        one more round trip before their first page: with a feed's items handed on
-        together, that stalls every worker at once, site after site. Sites with a
-        single item gain nothing (its page fetches the file as it would here) and
-        are left to it. Failures are not raised: the site's answer, kept in Redis
-        either way, reaches its pages.
-        """
-        politeness = self.ctx.politeness
-        per_site = Counter(origin_of(i.url) for i in items)
-        shared = [o for o, n in per_site.most_common(ROBOTS_WARM_MAX_SITES) if n > 1]
-        missing = politeness.uncached_origins(shared) if shared else []
-        jobs = [self.ctx.pool.submit(politeness.robots, origin + "/") for origin in missing]
-        wait(jobs)
-        for origin, job in zip(missing, jobs, strict=True):
-            exc = job.exception()
-            if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
-                raise exc  # an outage: the poll waits for Redis and runs again
-            if exc is not None and not isinstance(exc, IngestError):
-                log.warning("robots_warm_error", site=origin, error=f"{type(exc).__name__}: {exc}"[:300])
-
     # ---- the in-flight list -------------------------------------------------------------
     def note_inflight(self, items: list[Item], run_id: str | None) -> None:
         """Remember items handed to tasks until they are decided (see :meth:`stale`)."""
@@ -321,20 +271,18 @@ class HandOff:
         pipe.execute()
         return out
 
-    def send_again_stale(
-        self, older_than: float, send_one: Callable[[dict[str, Any], str | None], None]
-    ) -> int:
-        """Send again, one task each, the items :meth:`stale` finds; how many."""
+    def send_again_stale(self, older_than: float) -> int:
+        """Queue again the items :meth:`stale` finds (one waiting in the frontier, or held
+        by a taker now, stays as it is); how many were queued."""
         stale = self.stale(older_than)
-        for item, run_id in stale:
-            send_one(item.to_dict(), run_id)
+        queued = self.ctx.frontier.push([Entry(item, run_id) for item, run_id in stale], keep=True)
         if stale:
-            log.warning("requeued_stale", count=len(stale))
-        return len(stale)
+            log.warning("requeued_stale", count=len(stale), queued=queued)
+        return queued
 
     # ---- failures that heal -------------------------------------------------------------
-    def heal_due(self, send: Callable[[dict[str, Any], int], None], limit: int = HEAL_BATCH) -> int:
-        """Send the failed items whose heal time has come (at most ``limit``); how many.
+    def heal_due(self, limit: int = HEAL_BATCH) -> int:
+        """Queue the failed items whose heal time has come (at most ``limit``); how many.
 
         Each is taken out of ``heal`` first (ZREM says whether this caller got it, so two
         callers never send one item twice) and sent as a forced attempt in its next heal
@@ -349,8 +297,11 @@ class HandOff:
             record = self.ctx.index.failed_record(bytes.fromhex(member))
             if record is None:
                 continue
+            entry = Entry(
+                Item.from_dict(record["item"]), force=True, heal_round=int(record.get("round", 0)) + 1
+            )
             try:
-                send(record["item"], int(record.get("round", 0)) + 1)
+                self.ctx.frontier.push([entry], keep=False)
             except Exception:
                 self.r.zadd(self.keys.heal, {member: time.time()})
                 raise

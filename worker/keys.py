@@ -34,7 +34,10 @@ key                                   type     what
 ``feed:<url hash>``                   hash     a feed's conditional-GET validators
 ``run:<id>:items|pending|polls``      hash...  an ad-hoc run's outcomes, for ``--wait``
 ``robots:<origin>``                   string   a site's robots.txt (or why it is unreachable)
+``lock:robots:<origin>``              string   the process fetching a site's robots.txt now
 ``pace:<domain>``                     string   a domain's next free request slot (ms)
+``frontier:*``                        various  articles waiting for their site's turn
+                                               (the frontier's own table: worker/frontier.py)
 ``workers``                           zset     worker id -> last heartbeat (ms)
 ``worker:<id>``                       string   a live worker's heartbeat: what it holds (TTL)
 ``lock:sweep``                        string   the worker running the sweep now
@@ -132,8 +135,43 @@ class Keys:
     def robots(self, origin: str) -> str:
         return self._k("robots", origin)
 
+    def robots_lock(self, origin: str) -> str:
+        return self._k("lock", "robots", origin)
+
     def pace(self, domain: str) -> str:
         return self._k("pace", domain)
+
+    # ---- the frontier (worker/frontier.py; its scripts build frontier:q:<site> and
+    # pace:<site> from the prefix) --------------------------------------------------------
+    @property
+    def frontier_sites(self) -> str:
+        return self._k("frontier", "sites")
+
+    def frontier_queue(self, site: str) -> str:
+        return self._k("frontier", "q", site)
+
+    def frontier_runs(self, item_key: str) -> str:
+        return self._k("frontier", "runs", item_key)
+
+    @property
+    def frontier_entries(self) -> str:
+        return self._k("frontier", "entries")
+
+    @property
+    def frontier_leases(self) -> str:
+        return self._k("frontier", "leases")
+
+    @property
+    def frontier_leased(self) -> str:
+        return self._k("frontier", "leased")
+
+    @property
+    def frontier_active(self) -> str:
+        return self._k("frontier", "active")
+
+    @property
+    def frontier_delay(self) -> str:
+        return self._k("frontier", "delay")
 
     # ---- liveness ---------------------------------------------------------------------
     @property

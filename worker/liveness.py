@@ -17,9 +17,11 @@ that long. So:
   reconnects, one worker at a time (``lock:sweep``) puts back on their queue
   the unacknowledged messages that no live worker holds, once they are older
   than every live worker's last heartbeat (a message just taken is not yet
-  listed by its holder). It then sends again the in-flight items whose task
-  was lost outright (:meth:`worker.handoff.HandOff.send_again_stale`), and the
-  failed items whose heal time has come (:meth:`worker.handoff.HandOff.heal_due`).
+  listed by its holder). It then puts back in their site's queue the articles
+  whose frontier lease ran out (their taker died: :meth:`worker.frontier.Frontier.requeue_expired`),
+  queues again the in-flight items lost outright
+  (:meth:`worker.handoff.HandOff.send_again_stale`), and the failed items whose
+  heal time has come (:meth:`worker.handoff.HandOff.heal_due`).
 
 So a dead worker's work is running elsewhere about ``dead_after_seconds`` +
 ``sweep_seconds`` after its death, with no one typing a command; a message
@@ -73,6 +75,7 @@ class Liveness:
         send_again_stale: Callable[[], int] | None = None,
         heal_due: Callable[[], int] | None = None,
         resend_lost_polls: Callable[[set[str]], int] | None = None,
+        requeue_expired: Callable[[], int] | None = None,
     ):
         self.r = client
         self.keys = keys
@@ -82,6 +85,7 @@ class Liveness:
         self.send_again_stale = send_again_stale
         self.heal_due = heal_due
         self.resend_lost_polls = resend_lost_polls
+        self.requeue_expired = requeue_expired
         self.started_at = time.time()
 
     def beat(self, held: list[str], tasks: list[str] | None = None) -> None:
@@ -127,7 +131,9 @@ class Liveness:
             return {}
         try:
             restored, live = self._restore_orphans()
-            resent = self.send_again_stale() if self.send_again_stale else 0
+            # articles a dead process had taken from the frontier: back in their site's queue
+            resent = self.requeue_expired() if self.requeue_expired else 0
+            resent += self.send_again_stale() if self.send_again_stale else 0
             if self.resend_lost_polls and self.id in live:
                 resent += self.resend_lost_polls({t for rec in live.values() for t in rec.get("tasks", [])})
             healed = self.heal_due() if self.heal_due else 0
@@ -197,8 +203,9 @@ class LivenessStep(bootsteps.StartStopStep):
             settings.worker,
             c.hostname,
             restore=lambda tag: qos.restore_by_tag(tag),
-            send_again_stale=lambda: handoff.send_again_stale(settings.worker.lost_task_seconds, _send_one),
-            heal_due=lambda: handoff.heal_due(_send_heal),
+            send_again_stale=lambda: handoff.send_again_stale(settings.worker.lost_task_seconds),
+            heal_due=handoff.heal_due,
+            requeue_expired=handoff.ctx.frontier.requeue_expired,
             resend_lost_polls=lambda held_ids: _resend_lost_polls(handoff, held_ids, settings.worker),
         )
         liveness = self.liveness
@@ -248,12 +255,6 @@ def _handoff() -> Any:
     return HandOff(context())
 
 
-def _send_one(item: dict[str, Any], run_id: str | None) -> None:
-    from worker.tasks import send_one
-
-    send_one(item, run_id)
-
-
 def _resend_lost_polls(handoff: Any, held_ids: set[str], settings: WorkerSettings) -> int:
     """Send again, under their own ids, the noted polls that are queued and held nowhere."""
     from worker.celery_app import QUEUE_POLL, app
@@ -266,9 +267,3 @@ def _resend_lost_polls(handoff: Any, held_ids: set[str], settings: WorkerSetting
     for task_id, task, args in lost:
         app.send_task(task, args, task_id=task_id)
     return len(lost)
-
-
-def _send_heal(item: dict[str, Any], heal_round: int) -> None:
-    from worker.tasks import send_heal
-
-    send_heal(item, heal_round)

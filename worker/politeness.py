@@ -35,6 +35,7 @@ counting an attempt. So adding workers never adds load on one site.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -59,6 +60,8 @@ log = get_logger(__name__)
 # RFC 9309: crawlers must parse at least the first 500 KiB
 ROBOTS_MAX_BYTES = 500 * 1024
 ROBOTS_LOCK_STRIPES = 64
+# how often a request waiting for another process's robots.txt download looks again
+ROBOTS_WAIT_SECONDS = 0.2
 # robots.txt bodies parsed and kept per process, by content (at most 64 x ROBOTS_MAX_BYTES)
 ROBOTS_PARSED = 64
 
@@ -85,6 +88,26 @@ def parse_robots(body: bytes) -> Protego:
     return Protego.parse(body.decode("utf-8", errors="replace"))
 
 
+class Turn:
+    """One request's turn at a site, given by the frontier: the first request to that
+    site uses it and goes at once. If robots.txt took it, the page itself does not wait
+    (its article goes back to the frontier for the site's next turn); once the page's
+    request has gone, its redirect hops wait for their site's pace like any request."""
+
+    def __init__(self, site: str):
+        self.site = site
+        self.used = False
+        self.page_sent = False
+        self._lock = threading.Lock()
+
+    def use(self, site: str) -> bool:
+        with self._lock:
+            if self.used or site != self.site:
+                return False
+            self.used = True
+            return True
+
+
 class Politeness:
     """One per worker process, beside its Fetcher; all its state is in Redis."""
 
@@ -98,27 +121,55 @@ class Politeness:
         # fetched side by side, and would otherwise each miss the cache and download it)
         self._robots_locks = [threading.Lock() for _ in range(ROBOTS_LOCK_STRIPES)]
 
-    def before_page(self, url: str) -> None:
-        """Before each request for an article page (and each of its redirect hops)."""
+    def before_page(self, url: str, turn: Turn | None = None) -> None:
+        """Before each request for an article page (and each of its redirect hops).
+
+        ``turn``: the request's turn the frontier gave (:mod:`worker.frontier`); a request
+        that cannot use it never waits here, it raises DomainBusy for the frontier to
+        queue its article again for the site's next turn.
+        """
         crawl_delay = None
         if self.s.respect_robots:
-            rules = self.robots(url)
+            rules = self.robots(url, turn)
             if not rules.can_fetch(url, self.s.robots_agent):
                 raise PolicyRefused(
                     f"robots.txt of {origin_of(url)} disallows {url}", reason="robots_disallowed"
                 )
             crawl_delay = rules.crawl_delay(self.s.robots_agent)
-        self.throttle(url, min_interval=crawl_delay)
+        self.throttle(url, min_interval=crawl_delay, turn=turn)
+        if turn is not None:
+            turn.page_sent = True
 
-    def throttle(self, url: str, *, min_interval: float | None = None) -> None:
-        """Wait for the domain's next free slot, or raise DomainBusy if it is too far off."""
+    def crawl_delay(self, url: str) -> float | None:
+        """The Crawl-delay of ``url``'s site for us, from its cached robots.txt (None: none
+        or not known yet); never fetches."""
+        if not self.s.respect_robots:
+            return None
+        raw: Any = self.r.get(self.keys.robots(origin_of(url)))
+        if raw is None or bytes(raw)[:1] != b"R":
+            return None
+        delay = parse_robots(bytes(raw)[1:]).crawl_delay(self.s.robots_agent)
+        return float(delay) if delay else None
+
+    def throttle(self, url: str, *, min_interval: float | None = None, turn: Turn | None = None) -> None:
+        """Wait for the domain's next free slot, or raise DomainBusy if it is too far off.
+
+        With a ``turn`` that is still unused and for this site, the request goes at once
+        (the frontier reserved its slot); the article's page itself, its turn used by
+        robots.txt, never waits (see :class:`Turn`).
+        """
+        domain = domain_of(url)
+        if turn is not None and turn.use(domain):
+            return
         interval = 1.0 / self.s.per_domain_requests_per_second
         if min_interval:
             interval = max(interval, min(float(min_interval), self.s.max_crawl_delay_seconds))
-        domain = domain_of(url)
+        max_wait = self.s.rate_limit_max_wait_seconds
+        if turn is not None and not turn.page_sent:
+            max_wait = 0.0
         reserved, wait_ms = self.scripts.reserve_slot(
             keys=[self.keys.pace(domain)],
-            args=[max(1, math.ceil(interval * 1000)), int(self.s.rate_limit_max_wait_seconds * 1000)],
+            args=[max(1, math.ceil(interval * 1000)), int(max_wait * 1000)],
         )
         wait = int(wait_ms) / 1000
         if not int(reserved):
@@ -126,26 +177,20 @@ class Politeness:
         if wait > 0:
             time.sleep(wait)
 
-    def uncached_origins(self, urls: list[str]) -> list[str]:
-        """The sites of ``urls`` whose robots.txt no worker has fetched yet (or it expired)."""
-        if not self.s.respect_robots:
-            return []
-        origins = list(dict.fromkeys(origin_of(u) for u in urls))
-        pipe = self.r.pipeline(transaction=False)
-        for origin in origins:
-            pipe.exists(self.keys.robots(origin))
-        return [o for o, known in zip(origins, pipe.execute(), strict=True) if not known]
+    def robots(self, url: str, turn: Turn | None = None) -> Protego:
+        """The robots.txt rules for ``url``'s site, from Redis or fetched once for all
+        workers (with the frontier's ``turn``, if any).
 
-    def robots(self, url: str) -> Protego:
-        """The robots.txt rules for ``url``'s site, from Redis or fetched once."""
+        One process fetches it (``lock:robots:<origin>``); a page of the site asking
+        meanwhile waits for it (with a turn: raises DomainBusy, its article waits in the
+        frontier instead), so a new site with many articles is asked once.
+        """
         origin = origin_of(url)
         key = self.keys.robots(origin)
         raw: Any = self.r.get(key)
         if raw is None:
             with self._robots_locks[hash(origin) % ROBOTS_LOCK_STRIPES]:
-                raw = self.r.get(key)  # a thread that held the lock may have just cached it
-                if raw is None:
-                    raw = self._fetch_robots(origin, key)
+                raw = self._robots_once(origin, key, turn)
         cached = bytes(raw)
         if cached[:1] == b"U":
             raise TransientError(
@@ -154,15 +199,36 @@ class Politeness:
             )
         return parse_robots(cached[1:])
 
-    def _fetch_robots(self, origin: str, key: str) -> bytes:
+    def _robots_once(self, origin: str, key: str, turn: Turn | None) -> Any:
+        lock = self.keys.robots_lock(origin)
+        hold_ms = int((self.s.total_timeout_seconds + 5) * 1000)
+        deadline = time.monotonic() + self.s.rate_limit_max_wait_seconds + self.s.total_timeout_seconds
+        while True:
+            raw = self.r.get(key)  # another process may have just cached it
+            if raw is not None:
+                return raw
+            if self.r.set(lock, os.getpid(), nx=True, px=hold_ms):
+                try:
+                    return self._fetch_robots(origin, key, turn)
+                finally:
+                    self.r.delete(lock)
+            if turn is not None or time.monotonic() > deadline:
+                raise DomainBusy(f"robots.txt of {origin} is being fetched", retry_after=ROBOTS_WAIT_SECONDS)
+            time.sleep(ROBOTS_WAIT_SECONDS)
+
+    def _fetch_robots(self, origin: str, key: str, turn: Turn | None = None) -> bytes:
         url = origin + "/robots.txt"
+
+        def before_request(u: str) -> None:
+            self.throttle(u, turn=turn)
+
         try:
             res = self.fetcher.get(
                 url,
                 max_bytes=ROBOTS_MAX_BYTES,
                 accept="text/plain",
                 truncate=True,
-                before_request=self.throttle,
+                before_request=before_request,
             )
             value, ttl = b"R" + res.content, self.s.robots_cache_seconds
         except PolicyRefused:

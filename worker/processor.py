@@ -8,8 +8,7 @@ failures are recorded here; transient ones and our own pace are raised.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +22,7 @@ from worker.feeds import Item
 from worker.fetch import FetchResult
 from worker.logs import get_logger
 from worker.message import SCHEMA_VERSION, build_message
+from worker.politeness import Turn
 from worker.retries import heal_delay
 from worker.settings import Settings
 from worker.textsig import normalize, signature
@@ -61,46 +61,20 @@ def warm_up(settings: Settings) -> None:
     relevance.score_normalized("warm up", settings.topic)
 
 
-def arrival_order(
-    pages: list[Future[FetchResult] | None], time_left: Callable[[], float | None]
-) -> Iterator[int]:
-    """Indexes of a batch's items: those with nothing to download first, then as pages arrive.
-
-    Stops when no page arrives within ``time_left()`` seconds (None: no limit).
-    """
-    yield from (n for n, p in enumerate(pages) if p is None)
-    pending = {p: n for n, p in enumerate(pages) if p is not None}
-    while pending:
-        left = time_left()
-        done, _ = wait(pending, timeout=None if left is None else max(0.0, left), return_when=FIRST_COMPLETED)
-        if not done:
-            return
-        for page in done:
-            yield pending.pop(page)
-
-
 class Processor:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.settings = ctx.settings
 
-    def prefetch(self, items: list[Item]) -> list[Future[FetchResult] | None]:
-        """Start downloading the pages of the items not decided yet, side by side.
+    def fetch_page(self, item: Item, turn: Turn | None = None) -> FetchResult:
+        """An article page, under the fetch policy and the site's robots.txt and pace
+        (``turn``: the request's turn at its site the frontier gave)."""
+        politeness = self.ctx.politeness
 
-        A task's articles then wait for the network together, not one after the
-        other, while their extraction (CPU) runs in turn: a few tasks per core keep
-        it busy. Each future holds the page, or the error its fetch raised; pass it
-        to :meth:`process`. None for an item already decided.
-        """
-        decided = self.ctx.index.decisions([item_keys(i)[0] for i in items])
-        pool = self.ctx.pool
-        return [None if d else pool.submit(self.fetch_page, i) for i, d in zip(items, decided, strict=True)]
+        def before_request(url: str) -> None:
+            politeness.before_page(url, turn)
 
-    def fetch_page(self, item: Item) -> FetchResult:
-        """An article page, under the fetch policy and the site's robots.txt and pace."""
-        return self.ctx.fetcher.get(
-            item.url, content_types=HTML_TYPES, before_request=self.ctx.politeness.before_page
-        )
+        return self.ctx.fetcher.get(item.url, content_types=HTML_TYPES, before_request=before_request)
 
     def process(
         self,
@@ -113,14 +87,14 @@ class Processor:
     ) -> Outcome:
         """Take one item to its final outcome. Raises TransientError to ask for a retry.
 
-        ``page``: its download started by :meth:`prefetch`, else it is fetched here.
+        ``page``: its download, started by :mod:`worker.drain`, else it is fetched here.
         ``force``: a retry asked for (``ingest retry``, the sweep healing a failure): an
         item that failed or was off topic is decided again; one queued, a duplicate or a
         seed never is (it is reported as decided before). ``heal_round``: the heal rounds
         this item has had, so that a failure again waits for the next heal delay.
         """
         keys = item_keys(item)
-        # a prefetched item was looked up by prefetch() a moment ago; one decided since is
+        # a drain looked a taken item up a moment ago; one decided since is
         # caught where its decision is written (the decide script, mark)
         prior = self.ctx.index.decisions(keys[:1])[0] if page is None else None
         if prior and not (force and decisions.replaceable(prior)):

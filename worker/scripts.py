@@ -29,3 +29,6 @@ class Scripts:
         self.claim: Script = client.register_script(source("claim"))
         self.release: Script = client.register_script(source("release"))
         self.reserve_slot: Script = client.register_script(source("reserve_slot"))
+        self.frontier_push: Script = client.register_script(source("frontier_push"))
+        self.frontier_take: Script = client.register_script(source("frontier_take"))
+        self.frontier_release: Script = client.register_script(source("frontier_release"))

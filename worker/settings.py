@@ -127,6 +127,11 @@ class FetchSettings(_Section):
     rate_limit_max_wait_seconds: float = Field(default=10.0, ge=0)
     # a robots.txt Crawl-delay is honoured up to this
     max_crawl_delay_seconds: float = Field(default=30.0, ge=0)
+    # requests in flight to one site at a time, across all workers (worker/frontier.py)
+    per_domain_concurrency: int = Field(default=1, ge=1, le=64)
+    # a site's delay adapts to its answers (429/503, slow responses), up to this
+    adaptive_pace: bool = True
+    max_delay_seconds: float = Field(default=60.0, gt=0)
     # a source that keeps failing is polled every interval * 2^(failures-1), at most this often
     feed_backoff_max_seconds: int = Field(default=86_400, ge=1)
     # an item that failed for a transient reason (worker/retries.py) is tried again after
@@ -223,9 +228,12 @@ class WorkerSettings(_Section):
     sweep_seconds: float = Field(default=15.0, gt=0)
     # an item handed on this long ago and not decided, held by no one, is sent again
     lost_task_seconds: int = Field(default=3600, ge=10)
-    # a poll's new articles go to workers this many to a task message (Celery's cost per
-    # task is paid once for them); 1 sends one message per article
-    articles_per_task: int = Field(default=32, ge=1, le=100)
+    # articles one worker process has in flight from the frontier at once (their pages
+    # downloaded side by side, each extracted as it arrives); 1: one at a time
+    articles_per_task: int = Field(default=16, ge=1, le=100)
+    # an article taken from the frontier goes back to its site's queue when the process
+    # holding it has not renewed its lease for this long (it died)
+    lease_seconds: float = Field(default=30.0, ge=2)
 
     @property
     def tasks_at_once(self) -> int:

@@ -75,6 +75,7 @@ def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
             "groups": stream_groups(client, s.redis.stream_key),
         },
         "broker_queues": broker_queue_lengths(client, s),
+        "frontier": _frontier(client, k),
         "index": {
             "documents": int(client.get(k.docs_count) or 0),
             "seeds": int(client.hlen(k.seeds)),
@@ -92,6 +93,16 @@ def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
             for doc_id, n in sorted(syndicated.items(), key=lambda kv: -kv[1])[:5]
         ],
     }
+
+
+def _frontier(client: redis.Redis, k: Keys) -> dict[str, int]:
+    """Articles waiting for their site's turn, articles taken, sites with articles waiting."""
+    pipe = client.pipeline(transaction=False)
+    pipe.hlen(k.frontier_entries)
+    pipe.zcard(k.frontier_leases)
+    pipe.zcard(k.frontier_sites)
+    entries, leased, sites = pipe.execute()
+    return {"waiting": int(entries) - int(leased), "taken": int(leased), "sites_ready_or_due": int(sites)}
 
 
 def _workers(client: redis.Redis, k: Keys) -> list[dict[str, Any]]:
@@ -144,6 +155,11 @@ def format_status(st: dict[str, Any]) -> str:
         out.append(f"  group {g['name']}: lag={g['lag']} pending={g['pending']}")
     q = st["broker_queues"]
     out.append("broker queues: " + " ".join(f"{k}={v}" for k, v in q.items()))
+    fr = st["frontier"]
+    out.append(
+        f"frontier: {fr['waiting']} articles waiting for their site's turn, {fr['taken']} taken,"
+        f" {fr['sites_ready_or_due']} sites with a turn due"
+    )
     ix = st["index"]
     out.append(f"index: {ix['documents']} documents ({ix['seeds']} seeds), {ix['urls_decided']} URLs decided")
     out.append("outcomes: " + " ".join(f"{k}={v}" for k, v in st["outcomes"].items()))

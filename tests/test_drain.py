@@ -1,4 +1,4 @@
-"""A poll hands its new articles to workers several to a task message; each keeps its own fate."""
+"""A worker process takes several articles from the frontier at once; each keeps its own fate."""
 
 from __future__ import annotations
 
@@ -13,48 +13,67 @@ import redis
 from harness.newsroom import article_html
 from tests.conftest import Service, stream_docs
 from tests.support import hostile
-from tests.support.webserver import FixtureServer, send, serve_stories
+from tests.support.webserver import FixtureServer, Handler, send, serve_stories
 
 
-def _batches(logs: str) -> list[dict[str, int]]:
-    """The ``batch_done`` lines of the workers' logs, as counts."""
+def _drains(logs: str) -> list[dict[str, int]]:
+    """The ``drain_done`` lines of the workers' logs, as counts."""
     out = []
     for line in logs.splitlines():
-        if "event=batch_done" in line:
+        if "event=drain_done" in line:
             out.append({k: int(v) for k, v in re.findall(r"(\w+)=(\d+)(?:\s|$)", line)})
     return out
 
 
-def test_a_poll_sends_its_articles_in_messages_of_articles_per_task(
+def _tracked(body: bytes, state: dict[str, int], lock: threading.Lock) -> Handler:
+    """A page that counts the requests in flight at once (``state["most"]``)."""
+
+    def handler(req: BaseHTTPRequestHandler) -> None:
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.05)  # requests sent side by side overlap here
+        with lock:
+            state["now"] -= 1
+        send(req, 200, body, "text/html; charset=utf-8")
+
+    return handler
+
+
+def test_a_process_has_at_most_articles_per_task_pages_in_flight(
     service: Service, web: FixtureServer, r: redis.Redis, prefix: str
 ) -> None:
-    expected = serve_stories(web, 20)
-    service.env["INGEST_WORKER__ARTICLES_PER_TASK"] = "8"
-    service.start_worker()
+    state = {"now": 0, "most": 0}
+    lock = threading.Lock()
+    expected = serve_stories(web, 20, respond=lambda body: _tracked(body, state, lock))
+    service.env["INGEST_WORKER__ARTICLES_PER_TASK"] = "4"
+    service.env["INGEST_FETCH__PER_DOMAIN_CONCURRENCY"] = "20"  # the site would take them all
+    service.start_worker("--concurrency", "1")
 
     summary = service.fetch_wait("--feed", web.url("/feeds/gen.rss"))
 
     assert summary["complete"] and summary["queued"] == 20
     assert {d["url"] for d in stream_docs(r, f"{prefix}articles")} == expected
-    batches = _batches(service.logs())
-    assert sorted(b["articles"] for b in batches) == [4, 8, 8]
-    assert sum(b.get("queued", 0) for b in batches) == 20
+    assert 1 <= state["most"] <= 4
 
 
-def test_articles_per_task_1_sends_every_article_in_a_message_of_its_own(
+def test_articles_per_task_1_fetches_one_page_at_a_time(
     service: Service, web: FixtureServer, r: redis.Redis, prefix: str
 ) -> None:
-    serve_stories(web, 5)
+    state = {"now": 0, "most": 0}
+    lock = threading.Lock()
+    serve_stories(web, 5, respond=lambda body: _tracked(body, state, lock))
     service.env["INGEST_WORKER__ARTICLES_PER_TASK"] = "1"
-    service.start_worker()
+    service.env["INGEST_FETCH__PER_DOMAIN_CONCURRENCY"] = "5"
+    service.start_worker("--concurrency", "1")
 
     summary = service.fetch_wait("--feed", web.url("/feeds/gen.rss"))
 
     assert summary["complete"] and summary["queued"] == 5
-    assert [b["articles"] for b in _batches(service.logs())] == [1] * 5
+    assert state["most"] == 1
 
 
-def test_an_article_that_fails_once_retries_alone_while_its_batch_goes_on(
+def test_an_article_that_fails_once_retries_alone_while_the_others_go_on(
     service: Service, web: FixtureServer, r: redis.Redis, prefix: str
 ) -> None:
     expected = serve_stories(web, 6)
@@ -66,17 +85,18 @@ def test_an_article_that_fails_once_retries_alone_while_its_batch_goes_on(
 
     assert summary["complete"] and summary["queued"] == 6 and summary["failed"] == 0
     assert flaky.calls == 2
-    [batch] = _batches(service.logs())
-    assert (batch["articles"], batch["queued"], batch["retry"]) == (6, 5, 1)
+    drains = _drains(service.logs())
+    assert sum(d.get("retry", 0) for d in drains) == 1
+    assert sum(d.get("queued", 0) for d in drains) == 6
     docs = stream_docs(r, f"{prefix}articles")
     assert {d["url"] for d in docs} == expected and len(docs) == 6
 
 
-def test_a_batch_past_half_its_time_limit_hands_the_rest_on_and_loses_none(
+def test_a_drain_past_half_its_time_limit_takes_no_more_and_loses_none(
     service: Service, web: FixtureServer, r: redis.Redis, prefix: str
 ) -> None:
-    # a site that serves one page at a time, 0.5 s each: the 8 pages of a batch arrive
-    # over 4 s, past half the 6 s soft limit
+    # a site that serves one page at a time, 0.5 s each: the 8 pages arrive over 4 s,
+    # past half the 6 s soft limit
     one_at_a_time = threading.Lock()
 
     def slow(body: bytes) -> Callable[[BaseHTTPRequestHandler], None]:
@@ -101,13 +121,13 @@ def test_a_batch_past_half_its_time_limit_hands_the_rest_on_and_loses_none(
     assert summary["complete"] and summary["queued"] == 8 and summary["failed"] == 0
     docs = stream_docs(r, f"{prefix}articles")
     assert sorted(d["url"] for d in docs) == sorted(expected)  # each once
-    batches = _batches(service.logs())
-    assert len(batches) > 1 and batches[0].get("handed_on", 0) > 0
-    assert sum(b["articles"] - b.get("handed_on", 0) for b in batches) == 8
+    drains = [d for d in _drains(service.logs()) if d.get("queued")]
+    assert len(drains) > 1  # the first stopped taking; the next drain went on
+    assert sum(d["queued"] for d in drains) == 8
     assert "TimeLimitExceeded" not in service.logs()
 
 
-def test_a_batch_downloads_its_pages_side_by_side(
+def test_a_process_downloads_its_pages_side_by_side(
     service: Service, web: FixtureServer, r: redis.Redis, prefix: str
 ) -> None:
     # every page is held back until all 8 have been asked for (or 10 s pass): only
@@ -126,12 +146,12 @@ def test_a_batch_downloads_its_pages_side_by_side(
         return handler
 
     expected = serve_stories(web, 8, respond=held)
+    service.env["INGEST_FETCH__PER_DOMAIN_CONCURRENCY"] = "8"
     service.start_worker("--concurrency", "1")
 
     summary = service.fetch_wait("--feed", web.url("/feeds/gen.rss"))
 
     assert summary["complete"] and summary["queued"] == 8
-    assert [b["articles"] for b in _batches(service.logs())] == [8]  # one task, one thread
     assert gate.is_set() and sorted(web.url(p) for p in arrived) == sorted(
         expected
     )  # opened by the 8th request
@@ -167,7 +187,6 @@ def test_a_batch_on_a_site_not_seen_before_downloads_its_robots_txt_once(
     summary = service.fetch_wait("--feed", web.url("/feeds/gen.rss"))
 
     assert summary["complete"] and summary["queued"] == 8
-    assert [b["articles"] for b in _batches(service.logs())] == [8]  # all 8 pages side by side
     assert web.count("/robots.txt") == 1
 
 
@@ -211,27 +230,31 @@ def test_a_robots_txt_that_fails_while_the_poll_fetches_it_still_lets_the_poll_h
     assert web.count("/robots.txt") == 1  # the answer is kept, not asked for again by each page
 
 
-def test_the_robots_txt_of_a_feeds_own_site_is_fetched_while_the_feed_downloads(
+def test_a_poll_hands_its_articles_on_without_waiting_for_the_sites_robots_txt(
     service: Service, web: FixtureServer, r: redis.Redis, prefix: str
 ) -> None:
+    # robots.txt is fetched in the first article's turn at its site, by a drain; a poll
+    # that waited for it would hold a worker slot meanwhile
     serve_stories(web, 4)
-    feed = web.routes["/feeds/gen.rss"]
-    asked_meanwhile: list[bool] = []
+    gate = threading.Event()
 
-    def slow_feed(req: BaseHTTPRequestHandler) -> None:
-        # the feed is held back until robots.txt has been asked for, 4 s at most (inside the
-        # feed's 6 s total deadline): asked meanwhile, or only after the feed, whatever the load
-        deadline = time.monotonic() + 4
-        while web.count("/robots.txt") < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        asked_meanwhile.append(web.count("/robots.txt") == 1)
-        feed(req)
+    def held_robots(req: BaseHTTPRequestHandler) -> None:
+        gate.wait(60)
+        send(req, 404, b"", "text/plain")
 
-    web.route("/feeds/gen.rss", slow_feed)
-    service.start_worker("--concurrency", "1")
+    web.route("/robots.txt", held_robots)
+    service.start_worker("--concurrency", "2")
 
-    summary = service.fetch_wait("--feed", web.url("/feeds/gen.rss"))
+    run_id = service.ingest("fetch", "--feed", web.url("/feeds/gen.rss")).stdout.split()[-1]
+    deadline = time.monotonic() + 60
+    while not r.hlen(f"{prefix}run:{run_id}:polls") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    polled_while_robots_held = not gate.is_set() and r.hlen(f"{prefix}run:{run_id}:polls") == 1
+    gate.set()
 
-    assert summary["complete"] and summary["queued"] == 4
-    assert asked_meanwhile == [True]  # one round trip less before the first page
+    assert polled_while_robots_held
+    deadline = time.monotonic() + 60
+    while r.xlen(f"{prefix}articles") < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert r.xlen(f"{prefix}articles") == 4
     assert web.count("/robots.txt") == 1

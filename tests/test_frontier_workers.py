@@ -1,0 +1,206 @@
+"""The frontier with real workers: a site's turn costs no worker slot, and a dead taker loses nothing.
+
+Verdicts do not depend on the machine's speed: a site's next turn is made 30 s
+away (its robots.txt Crawl-delay), far past what the other site's articles need,
+and a kill lands while a page is held at a gate the test opens.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
+
+import redis
+
+from harness.newsroom import article_html
+from tests.conftest import Service, stream_docs
+from tests.support import hostile
+from tests.support.webserver import FixtureServer, send
+
+BOUND_SECONDS = 120
+
+
+def _wait_until(check: Callable[[], bool], what: str, timeout: float = BOUND_SECONDS) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+        time.sleep(0.1)
+
+
+def _page(n: int) -> Callable[[BaseHTTPRequestHandler], None]:
+    body = article_html(n).encode()
+
+    def handler(req: BaseHTTPRequestHandler) -> None:
+        send(req, 200, body, "text/html; charset=utf-8")
+
+    return handler
+
+
+def _robots_by_host(slow_host: str, crawl_delay: int) -> Callable[[BaseHTTPRequestHandler], None]:
+    """One server, two sites: ``slow_host`` asks for a Crawl-delay, the other for none."""
+
+    def handler(req: BaseHTTPRequestHandler) -> None:
+        host = (req.headers.get("Host") or "").split(":")[0]
+        body = f"User-agent: *\nCrawl-delay: {crawl_delay}\n" if host == slow_host else "User-agent: *\n"
+        send(req, 200, body.encode(), "text/plain")
+
+    return handler
+
+
+def test_a_one_slot_worker_decides_other_sites_while_a_site_waits_for_its_turn(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    # "localhost" and "127.0.0.1" are two sites on one server; localhost asks for 30 s
+    web.route("/robots.txt", _robots_by_host("localhost", 30))
+    # a request may wait up to 60 s for its turn where something waits at all (robots.txt,
+    # feeds): an article must not, it waits in the frontier
+    service.env["INGEST_FETCH__RATE_LIMIT_MAX_WAIT_SECONDS"] = "60"
+    slow = [f"http://localhost:{web.port}/slow/{n}.html" for n in range(2)]
+    fast = [web.url(f"/fast/{n}.html") for n in range(4)]
+    for n, url in enumerate(slow + fast):
+        web.route(url.split(str(web.port), 1)[1], _page(n))
+    service.start_worker("--concurrency", "1")
+
+    service.ingest("fetch", *[a for u in slow + fast for a in ("--url", u)])
+
+    stream = f"{prefix}articles"
+    _wait_until(lambda: r.xlen(stream) >= 5, "the first slow article and the 4 fast ones queued")
+    # the second slow article's turn is 30 s after the first: it waits in the frontier, and
+    # the worker's only slot went on to the other site meanwhile
+    assert web.count("/slow/1.html") == 0
+    queued = {d["url"] for d in stream_docs(r, stream)}
+    assert queued == {slow[0], *fast}
+    assert int(r.hlen(f"{prefix}frontier:entries")) == 1
+    _wait_until(lambda: r.xlen(stream) >= 6, "the second slow article queued in its turn")
+    assert web.count("/slow/1.html") == 1
+
+
+def test_requests_to_one_site_go_one_at_a_time_in_the_order_handed_on(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    in_flight = 0
+    most = 0
+    lock = threading.Lock()
+    order: list[str] = []
+
+    def tracked(n: int) -> Callable[[BaseHTTPRequestHandler], None]:
+        body = article_html(n).encode()
+
+        def handler(req: BaseHTTPRequestHandler) -> None:
+            nonlocal in_flight, most
+            with lock:
+                in_flight += 1
+                most = max(most, in_flight)
+                order.append(req.path)
+            time.sleep(0.05)  # overlap is possible if anything sends two at once
+            with lock:
+                in_flight -= 1
+            send(req, 200, body, "text/html; charset=utf-8")
+
+        return handler
+
+    urls = [web.route(f"/one/{n}.html", tracked(n)) for n in range(8)]
+    service.env["INGEST_FETCH__PER_DOMAIN_CONCURRENCY"] = "1"  # the default
+    service.start_worker("--concurrency", "2")
+    service.start_worker("--concurrency", "2")
+
+    summary = service.fetch_wait(*[a for u in urls for a in ("--url", u)])
+
+    assert summary["complete"] and summary["queued"] == 8
+    assert most == 1
+    assert order == [f"/one/{n}.html" for n in range(8)]
+
+
+def test_an_article_whose_worker_died_holding_its_sites_turn_is_decided_once_by_another(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    service.env.update(
+        {
+            "INGEST_WORKER__HEARTBEAT_SECONDS": "1",
+            "INGEST_WORKER__DEAD_AFTER_SECONDS": "4",
+            "INGEST_WORKER__SWEEP_SECONDS": "1",
+            "INGEST_WORKER__LEASE_SECONDS": "3",
+            "INGEST_FETCH__READ_TIMEOUT_SECONDS": "60",
+            "INGEST_FETCH__TOTAL_TIMEOUT_SECONDS": "90",
+        }
+    )
+    gate = threading.Event()
+    calls: list[int] = []
+    body = article_html(1).encode()
+
+    def held_once(req: BaseHTTPRequestHandler) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            gate.wait(BOUND_SECONDS)  # the first request hangs until the test is over
+        send(req, 200, body, "text/html; charset=utf-8")
+
+    url = web.route("/held.html", held_once)
+    others = [web.url(f"/after/{n}.html") for n in range(3)]
+    for n, u in enumerate(others):
+        web.route(u.split(str(web.port), 1)[1], _page(10 + n))
+    victim = service.start_worker("--concurrency", "1")
+    try:
+        service.ingest("fetch", *[a for u in [url, *others] for a in ("--url", u)])
+        _wait_until(lambda: len(calls) == 1, "the victim's request reaches the site")
+
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait()
+        service.start_worker("--concurrency", "1")
+
+        stream = f"{prefix}articles"
+        _wait_until(lambda: r.xlen(stream) >= 4, "all 4 articles queued")
+        _wait_until(lambda: r.hlen(f"{prefix}inflight") == 0, "nothing left in flight")
+        urls = Counter(d["url"] for d in stream_docs(r, stream))
+        assert set(urls) == {url, *others}
+        assert max(urls.values()) == 1
+        assert len(calls) == 2  # the dead worker's request, and the one after its lease ran out
+        assert r.hlen(f"{prefix}frontier:entries") == 0
+        assert "event=frontier_requeued" in service.logs()
+    finally:
+        gate.set()
+
+
+def test_a_site_that_answers_429_is_asked_nothing_until_its_retry_after_has_passed(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    clock = hostile.Clock()
+    web.route("/robots.txt", hostile.status(404))
+    first = web.route(
+        "/limited/0.html",
+        clock.timed(hostile.Sequence(hostile.status(429, {"Retry-After": "3"}), _page(0))),
+    )
+    rest = [web.route(f"/limited/{n}.html", clock.timed(_page(n))) for n in range(1, 4)]
+    service.start_worker("--concurrency", "2")
+
+    summary = service.fetch_wait(*[a for u in [first, *rest] for a in ("--url", u)])
+
+    assert summary["complete"] and summary["queued"] == 4
+    arrivals = clock.arrivals("/limited/")
+    assert len(arrivals) == 5
+    # the 429 slows the whole site, not only its article: every later request to it comes
+    # at least 3 s after the 429 (load can only delay them)
+    assert all(t - arrivals[0] >= 3.0 for t in arrivals[1:]), [round(t - arrivals[0], 3) for t in arrivals]
+
+
+def test_a_page_that_redirects_within_its_site_is_fetched_in_the_sites_pace(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    # http -> https, /amp/ -> /: the hop is a second request to the site, in its next turn
+    service.env["INGEST_FETCH__PER_DOMAIN_REQUESTS_PER_SECOND"] = "2"
+    service.env["INGEST_FETCH__PER_DOMAIN_CONCURRENCY"] = "1"
+    clock = hostile.Clock()
+    web.route("/robots.txt", clock.timed(hostile.status(404)))
+    old = web.route("/old/story.html", clock.timed(hostile.redirect(web.url("/new/story.html"))))
+    web.route("/new/story.html", clock.timed(_page(3)))
+    service.start_worker("--concurrency", "1")
+
+    summary = service.fetch_wait("--url", old)
+
+    assert summary["complete"] and summary["queued"] == 1
+    [robots, first, hop] = clock.arrivals()
+    assert first - robots >= 0.49 and hop - first >= 0.49  # load can only delay them

@@ -1,0 +1,146 @@
+"""Each worker's dispatcher: a ``drain_frontier`` task for a free pool slot when a site is ready.
+
+A thread of the worker's main process watches the frontier's ready list
+(:mod:`worker.frontier`). When a site's turn has come and the worker has a pool
+slot no drain of its own is using, it sends a drain to its own direct queue
+(Celery's ``worker_direct``): the drain runs on this worker, whose load the
+dispatcher can see (``celery.worker.state``), and no worker piles up drains
+another must run. Between turns it sleeps until the next site is ready (at most
+``IDLE_POLL_SECONDS``: other workers' polls add sites too). Waiting for a turn
+therefore costs one sleeping thread per worker, whatever the number of sites.
+
+A drain message lost with its worker is harmless: it carries no article (the
+articles are leased in Redis, and come back when their lease runs out), and it
+expires after ``DRAIN_EXPIRES_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Any, ClassVar
+
+import redis
+from celery import bootsteps
+from celery.signals import task_received
+from celery.utils import worker_direct
+
+from worker.logs import get_logger
+
+log = get_logger(__name__)
+
+IDLE_POLL_SECONDS = 0.25
+# a drain sent and not seen on this worker for this long is taken for lost
+DRAIN_LOST_SECONDS = 30.0
+DRAIN_EXPIRES_SECONDS = 60
+
+
+class Dispatcher:
+    """Sends drains for ready sites to its worker, one per free pool slot at most."""
+
+    def __init__(self, app: Any, hostname: str, slots: int, per_drain: int):
+        from worker.tasks import DRAIN_TASK, context
+
+        self.app = app
+        self.task = DRAIN_TASK
+        self.frontier = context().frontier
+        self.queue = worker_direct(hostname)
+        self.slots = slots
+        self.per_drain = per_drain
+        self._sent: dict[str, float] = {}  # task id -> when sent
+        self._received: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="frontier-dispatch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def received(self, task_id: str) -> None:
+        """The worker took one of its drains off its queue (Celery's task_received)."""
+        if task_id in self._sent:
+            self._received.add(task_id)
+
+    def running(self) -> int:
+        """Our drains sent and not finished: still on their way, reserved or running."""
+        from celery.worker import state
+
+        for _ in range(5):
+            try:
+                here = {r.id for r in list(state.reserved_requests)}
+                break
+            except RuntimeError:  # changed while we copied it
+                continue
+        else:
+            return len(self._sent)
+        now = time.monotonic()
+        for task_id, sent_at in list(self._sent.items()):
+            finished = task_id in self._received and task_id not in here
+            if finished or now - sent_at > DRAIN_LOST_SECONDS:
+                del self._sent[task_id]
+                self._received.discard(task_id)
+        return len(self._sent)
+
+    def tick(self) -> float:
+        """Send the drains wanted now; seconds to sleep before looking again."""
+        ready_in = self.frontier.next_ready_in()
+        if ready_in is None:
+            return IDLE_POLL_SECONDS
+        if ready_in > 0:
+            return min(ready_in, IDLE_POLL_SECONDS)
+        free = self.slots - self.running()
+        if free <= 0:
+            return 0.02
+        ready = self.frontier.ready_now()
+        for _ in range(min(free, max(1, math.ceil(ready / self.per_drain)))):
+            result = self.app.send_task(self.task, (), queue=self.queue, expires=DRAIN_EXPIRES_SECONDS)
+            self._sent[result.id] = time.monotonic()
+        return 0.02
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                pause = self.tick()
+            except (redis.RedisError, OSError) as exc:  # Redis away: look again in a moment
+                log.warning("dispatch_failed", error=f"{type(exc).__name__}: {exc}"[:200])
+                pause = 1.0
+            except Exception:
+                log.exception("dispatch_error")
+                pause = 1.0
+            self._stop.wait(pause)
+
+
+class DispatchStep(bootsteps.StartStopStep):
+    """The consumer bootstep that runs this worker's :class:`Dispatcher`."""
+
+    requires: ClassVar[set[str]] = {"celery.worker.consumer.tasks:Tasks"}
+
+    def __init__(self, c: Any, **kwargs: Any) -> None:
+        super().__init__(c, **kwargs)
+        self.dispatcher: Dispatcher | None = None
+
+    def start(self, c: Any) -> None:
+        from worker.settings import get_settings
+
+        s = get_settings().worker
+        slots = 1 if s.pool == "solo" else int(getattr(c.controller, "concurrency", 0) or s.tasks_at_once)
+        self.dispatcher = Dispatcher(c.app, c.hostname, slots, s.articles_per_task)
+        task_received.connect(self._received, weak=False)
+        self.dispatcher.start()
+        log.info("dispatch_started", worker=c.hostname, slots=slots)
+
+    def _received(self, request: Any = None, **_: Any) -> None:
+        if self.dispatcher is not None and request is not None:
+            self.dispatcher.received(request.id)
+
+    def stop(self, c: Any) -> None:
+        task_received.disconnect(self._received)
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+            self.dispatcher = None
+
+    def shutdown(self, c: Any) -> None:
+        self.stop(c)
