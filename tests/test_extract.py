@@ -87,3 +87,26 @@ def test_the_pages_compared_carry_every_metadata_field() -> None:
     assert any(e.published_at for e in found)
     assert any(e.site_name for e in found)
     assert any(e.description for e in found)
+
+
+UNDECLARED = {
+    "en": "The defence ministers of China and Belarus met in Minsk to discuss military cooperation.",
+    "ru": "Министры обороны Китая и Беларуси обсудили в Минске военное сотрудничество двух стран.",
+    "uk": "Міністри оборони Китаю та Білорусі обговорили в Мінську військову співпрацю двох країн.",
+    "be": "Міністры абароны Кітая і Беларусі абмеркавалі ў Мінску ваеннае супрацоўніцтва дзвюх краін.",
+    "zh": "中国和白俄罗斯两国国防部长在明斯克会谈，讨论两军务实合作。",
+    "ja": "中国とベラルーシの国防相がミンスクで会談し、軍事協力について協議した。",
+    "pl": "Ministrowie obrony Chin i Białorusi rozmawiali w Mińsku o współpracy wojskowej obu krajów.",
+    "de": "Die Verteidigungsminister Chinas und Weißrusslands sprachen in Minsk über Zusammenarbeit.",
+    "fr": "Les ministres de la Défense de la Chine et du Bélarus ont parlé à Minsk de coopération militaire.",
+    "es": "Los ministros de Defensa de China y Bielorrusia hablaron en Minsk sobre la cooperación militar.",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(UNDECLARED))
+def test_a_page_that_declares_no_language_gets_the_language_of_its_text(lang: str) -> None:
+    body = "\n".join(f"<p>{UNDECLARED[lang]} {k}</p>" for k in range(8))
+    title = UNDECLARED[lang][:40]
+    html = f"<html><head><title>{title}</title></head><body><article>{body}</article></body></html>"
+
+    assert extract(html, min_words=5).language == lang

@@ -2,7 +2,8 @@
 
 A thread of the worker's main process watches the frontier's ready list
 (:mod:`worker.frontier`). When a site's turn has come and the worker has a pool
-slot no drain of its own is using, it sends a drain to its own direct queue
+slot no drain of its own is using (all but one: that one is left to polls), it
+sends a drain to its own direct queue
 (Celery's ``worker_direct``): the drain runs on this worker, whose load the
 dispatcher can see (``celery.worker.state``), and no worker piles up drains
 another must run. Between turns it sleeps until the next site is ready (at most
@@ -31,6 +32,8 @@ from worker.logs import get_logger
 log = get_logger(__name__)
 
 IDLE_POLL_SECONDS = 0.25
+# while every slot has a drain, or right after sending some: look again this soon
+BUSY_POLL_SECONDS = 0.02
 # a drain sent and not seen on this worker for this long is taken for lost
 DRAIN_LOST_SECONDS = 30.0
 DRAIN_EXPIRES_SECONDS = 60
@@ -86,19 +89,19 @@ class Dispatcher:
 
     def tick(self) -> float:
         """Send the drains wanted now; seconds to sleep before looking again."""
+        free = self.slots - self.running()
+        if free <= 0:
+            return BUSY_POLL_SECONDS  # no slot to give: no need to ask Redis
         ready_in = self.frontier.next_ready_in()
         if ready_in is None:
             return IDLE_POLL_SECONDS
         if ready_in > 0:
             return min(ready_in, IDLE_POLL_SECONDS)
-        free = self.slots - self.running()
-        if free <= 0:
-            return 0.02
         ready = self.frontier.ready_now()
         for _ in range(min(free, max(1, math.ceil(ready / self.per_drain)))):
             result = self.app.send_task(self.task, (), queue=self.queue, expires=DRAIN_EXPIRES_SECONDS)
             self._sent[result.id] = time.monotonic()
-        return 0.02
+        return BUSY_POLL_SECONDS
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -126,7 +129,10 @@ class DispatchStep(bootsteps.StartStopStep):
         from worker.settings import get_settings
 
         s = get_settings().worker
-        slots = 1 if s.pool == "solo" else int(getattr(c.controller, "concurrency", 0) or s.tasks_at_once)
+        pool = 1 if s.pool == "solo" else int(getattr(c.controller, "concurrency", 0) or s.tasks_at_once)
+        # one slot is left to polls, which feed the frontier: a drain runs as long as sites
+        # are ready, and polls queued behind drains would starve the drains of articles
+        slots = max(1, pool - 1)
         self.dispatcher = Dispatcher(c.app, c.hostname, slots, s.articles_per_task)
         task_received.connect(self._received, weak=False)
         self.dispatcher.start()

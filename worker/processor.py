@@ -50,13 +50,16 @@ def warm_up(settings: Settings) -> None:
     """Build what every process would otherwise build during its first article.
 
     The Public Suffix List behind :func:`~worker.politeness.domain_of` (~40 ms to
-    load), the MinHash permutations and numpy's first use (~25 ms), the topic's term
-    index. Called in the worker's main process before its pool starts, so prefork
-    children inherit them instead of each paying in its first task.
+    load), the language model (~25 MB), the MinHash permutations and numpy's first
+    use (~25 ms), the topic's term index. Called in the worker's main process before
+    its pool starts, so prefork children inherit them instead of each paying in its
+    first task.
     """
+    from worker.extract import detect_language
     from worker.politeness import domain_of
 
     domain_of("http://example.com/")
+    detect_language("warm up")  # the language model, shared by the children (copy-on-write)
     signature(normalize("warm up"), k=settings.dedup.shingle_words, num_perm=settings.dedup.num_perm)
     relevance.score_normalized("warm up", settings.topic)
 
