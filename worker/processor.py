@@ -7,6 +7,7 @@ failures are recorded here; transient ones and our own pace are raised.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
@@ -46,20 +47,29 @@ def prior_outcome(decision: str) -> Outcome:
     return Outcome(decisions.outcome_of(decision), detail={"prior": decision})
 
 
+WARM_UP_PAGE = (
+    "<html lang='en'><head><title>Warm up</title></head>"
+    "<body><article><p>A short note to warm up the extraction.</p></article></body></html>"
+)
+
+
 def warm_up(settings: Settings) -> None:
     """Build what every process would otherwise build during its first article.
 
     The Public Suffix List behind :func:`~worker.politeness.domain_of` (~40 ms to
     load), the language model (~25 MB), the MinHash permutations and numpy's first
-    use (~25 ms), the topic's term index. Called in the worker's main process before
-    its pool starts, so prefork children inherit them instead of each paying in its
-    first task.
+    use (~25 ms), the topic's term index, and what trafilatura loads on a page's first
+    extraction (its whole cascade: jusText's stop lists, readability, htmldate; ~35
+    MB). Called in the worker's main process before its pool starts, so prefork
+    children inherit them instead of each paying in its first task.
     """
-    from worker.extract import detect_language
+    from worker.extract import detect_language, extract
     from worker.politeness import domain_of
 
     domain_of("http://example.com/")
     detect_language("warm up")  # the language model, shared by the children (copy-on-write)
+    with contextlib.suppress(NotAnArticle):  # a short page: trafilatura's whole cascade runs
+        extract(WARM_UP_PAGE, url="http://example.com/warm-up", min_words=1)
     signature(normalize("warm up"), k=settings.dedup.shingle_words, num_perm=settings.dedup.num_perm)
     relevance.score_normalized("warm up", settings.topic)
 
