@@ -7,6 +7,7 @@ and a kill lands while a page is held at a gate the test opens.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -204,3 +205,15 @@ def test_a_page_that_redirects_within_its_site_is_fetched_in_the_sites_pace(
     assert summary["complete"] and summary["queued"] == 1
     [robots, first, hop] = clock.arrivals()
     assert first - robots >= 0.49 and hop - first >= 0.49  # load can only delay them
+
+
+def test_status_shows_the_articles_waiting_in_the_frontier(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    urls = [web.url(f"/waiting/{n}.html") for n in range(3)]
+    service.ingest("fetch", *[a for u in urls for a in ("--url", u)])  # no worker runs
+
+    status = json.loads(service.ingest("status", "--json").stdout)
+
+    assert status["frontier"] == {"waiting": 3, "leased": 0, "sites": 1}
+    assert "frontier: 3 articles waiting for their site's turn" in service.ingest("status").stdout

@@ -464,7 +464,7 @@ def tail(cli: Cli, count: int, as_json: bool) -> None:
 @click.option("--older-than", type=float, help="Seconds (default: worker.lost_task_seconds).")
 @pass_cli
 def requeue_stale_cmd(cli: Cli, older_than: float | None) -> None:
-    """Send again articles handed to a task that was lost (never decided). Workers do this too."""
+    """Queue again in the frontier articles handed on long ago and never decided. Workers do this too."""
     from worker.handoff import HandOff
 
     age = older_than if older_than is not None else cli.settings.worker.lost_task_seconds

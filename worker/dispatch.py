@@ -52,7 +52,7 @@ class Dispatcher:
         self.slots = slots
         self.per_drain = per_drain
         self._sent: dict[str, float] = {}  # task id -> when sent
-        self._received: set[str] = set()
+        self._received: dict[str, float] = {}  # task id -> when the worker took it
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="frontier-dispatch", daemon=True)
 
@@ -63,9 +63,9 @@ class Dispatcher:
         self._stop.set()
 
     def received(self, task_id: str) -> None:
-        """The worker took one of its drains off its queue (Celery's task_received)."""
-        if task_id in self._sent:
-            self._received.add(task_id)
+        """The worker took one of its drains off its queue (Celery's task_received). It may
+        do so before :meth:`tick` has noted the drain as sent: it is remembered either way."""
+        self._received[task_id] = time.monotonic()
 
     def running(self) -> int:
         """Our drains sent and not finished: still on their way, reserved or running."""
@@ -84,7 +84,10 @@ class Dispatcher:
             finished = task_id in self._received and task_id not in here
             if finished or now - sent_at > DRAIN_LOST_SECONDS:
                 del self._sent[task_id]
-                self._received.discard(task_id)
+                self._received.pop(task_id, None)
+        for task_id, at in list(self._received.items()):  # received, never noted as ours
+            if now - at > DRAIN_LOST_SECONDS:
+                del self._received[task_id]
         return len(self._sent)
 
     def tick(self) -> float:
@@ -139,7 +142,7 @@ class DispatchStep(bootsteps.StartStopStep):
         log.info("dispatch_started", worker=c.hostname, slots=slots)
 
     def _received(self, request: Any = None, **_: Any) -> None:
-        if self.dispatcher is not None and request is not None:
+        if self.dispatcher is not None and request is not None and request.name == self.dispatcher.task:
             self.dispatcher.received(request.id)
 
     def stop(self, c: Any) -> None:

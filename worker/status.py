@@ -10,6 +10,7 @@ import redis
 
 from worker.celery_app import QUEUE_ARTICLES, QUEUE_POLL
 from worker.dedup import Epochs
+from worker.frontier import frontier_counts
 from worker.keys import Keys
 from worker.settings import Settings
 
@@ -75,7 +76,7 @@ def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
             "groups": stream_groups(client, s.redis.stream_key),
         },
         "broker_queues": broker_queue_lengths(client, s),
-        "frontier": _frontier(client, k),
+        "frontier": frontier_counts(client, k),
         "index": {
             "documents": int(client.get(k.docs_count) or 0),
             "seeds": int(client.hlen(k.seeds)),
@@ -93,16 +94,6 @@ def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
             for doc_id, n in sorted(syndicated.items(), key=lambda kv: -kv[1])[:5]
         ],
     }
-
-
-def _frontier(client: redis.Redis, k: Keys) -> dict[str, int]:
-    """Articles waiting for their site's turn, articles taken, sites with articles waiting."""
-    pipe = client.pipeline(transaction=False)
-    pipe.hlen(k.frontier_entries)
-    pipe.zcard(k.frontier_leases)
-    pipe.zcard(k.frontier_sites)
-    entries, leased, sites = pipe.execute()
-    return {"waiting": int(entries) - int(leased), "taken": int(leased), "sites_ready_or_due": int(sites)}
 
 
 def _workers(client: redis.Redis, k: Keys) -> list[dict[str, Any]]:
@@ -157,8 +148,8 @@ def format_status(st: dict[str, Any]) -> str:
     out.append("broker queues: " + " ".join(f"{k}={v}" for k, v in q.items()))
     fr = st["frontier"]
     out.append(
-        f"frontier: {fr['waiting']} articles waiting for their site's turn, {fr['taken']} taken,"
-        f" {fr['sites_ready_or_due']} sites with a turn due"
+        f"frontier: {fr['waiting']} articles waiting for their site's turn, {fr['leased']} taken"
+        f" by workers, {fr['sites']} sites with articles due"
     )
     ix = st["index"]
     out.append(f"index: {ix['documents']} documents ({ix['seeds']} seeds), {ix['urls_decided']} URLs decided")
