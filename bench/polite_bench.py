@@ -21,7 +21,8 @@ response waits a draw from ``--latency``. Scenarios:
   ``trafilatura.extract(html)``. Reported: ours / bound and ours / naive (wall).
 * **lifted** (20 hosts, ``--lifted-articles`` 970, 10 % syndicated copies and 10 %
   off-topic pages): politeness lifted (``per_domain_requests_per_second = 1000``,
-  ``max_crawl_delay_seconds = 0``: the Crawl-delay ignored). Baselines of the same
+  ``max_crawl_delay_seconds = 0``: the Crawl-delay ignored, and
+  ``per_domain_concurrency = 8``, Scrapy's default per domain, for 1). Baselines of the same
   round: (a) a naive script, 32 fetch threads (httpx) feeding 2 processes running
   ``trafilatura.extract(html)`` with default options, its wall; (b)
   ``trafilatura.extract`` with default options over the same page bytes in memory,

@@ -70,6 +70,7 @@ class Drain:
         self.taker = taker
         self.guard = guard
         self.interrupts = interrupts
+        self._held: dict[str, Taken] = {}  # token -> taken and not yet released
 
     def run(self) -> dict[str, int]:
         """Drain until nothing is in flight and no site is ready; the outcomes' counts."""
@@ -92,8 +93,8 @@ class Drain:
                 if not flying:
                     break
                 timeout = None
-                if taking and len(flying) < most:
-                    timeout = min(max(wait_s or TAKE_EVERY, TAKE_AT_LEAST), TAKE_EVERY)
+                if taking and len(flying) < most:  # look again when the next site is ready
+                    timeout = TAKE_EVERY if wait_s is None else min(max(wait_s, TAKE_AT_LEAST), TAKE_EVERY)
                 done, _ = wait(flying, timeout=timeout, return_when=FIRST_COMPLETED)
                 for page in done:
                     t = flying.pop(page)
@@ -104,8 +105,10 @@ class Drain:
         except self.interrupts:
             pass  # the time limit struck: what is still held goes back below
         finally:
-            if flying:
-                counts["put_back"] = self._put_back(list(flying.items()))
+            if self._held:  # taken, not decided: first in line again
+                for page in flying:
+                    page.cancel()
+                counts["put_back"] = self._put_back(list(self._held.values()))
         if counts:
             log.info("drain_done", seconds=round(time.monotonic() - started, 2), **counts)
         return counts
@@ -119,6 +122,7 @@ class Drain:
             return [], None  # what is in flight is finished; the rest waits in Redis
         for t in taken:
             self.ctx.leases.hold(t.key)
+            self._held[t.token] = t
         return taken, wait_s
 
     def _skip_decided(self, taken: list[Taken], counts: dict[str, int]) -> list[Taken]:
@@ -243,12 +247,12 @@ class Drain:
             self.guard(lambda: how(t))
         finally:
             self.ctx.leases.drop(t.key)
+            self._held.pop(t.token, None)
 
-    def _put_back(self, held: list[tuple[Future[FetchResult], Taken]]) -> int:
+    def _put_back(self, held: list[Taken]) -> int:
         """The articles still held when the drain stops early go first in their site's queue."""
         n = 0
-        for page, t in held:
-            page.cancel()
+        for t in held:
             try:
                 self.frontier.back(t, t.entry, head=True)
                 n += 1
@@ -256,4 +260,5 @@ class Drain:
                 pass  # their leases run out and the sweep puts them back
             finally:
                 self.ctx.leases.drop(t.key)
+                self._held.pop(t.token, None)
         return n
