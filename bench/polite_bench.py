@@ -138,6 +138,17 @@ def naive_main(args: argparse.Namespace) -> None:
             results.append(r)
             fetched["pages"] += 1
 
+    def fetch_and_submit(client: httpx.Client, url: str) -> None:
+        """One page: downloaded, then handed to the extraction processes (an error is kept)."""
+        try:
+            resp = client.get(url)
+            resp.raise_for_status()
+        except httpx.HTTPError as exc:
+            with lock:
+                errors.append(f"{url}: {exc}")
+            return
+        submit(url, resp.content)
+
     def polite_host(origin: str, pages: list[str]) -> None:
         client = shared
         start = time.monotonic()
@@ -156,14 +167,7 @@ def naive_main(args: argparse.Namespace) -> None:
             with lock:
                 gaps.append(now - last)
             last = now
-            try:
-                resp = client.get(url)
-                resp.raise_for_status()
-            except httpx.HTTPError as exc:
-                with lock:
-                    errors.append(f"{url}: {exc}")
-                continue
-            submit(url, resp.content)
+            fetch_and_submit(client, url)
 
     def lifted_worker(q: queue.Queue[str]) -> None:
         client = shared
@@ -172,14 +176,7 @@ def naive_main(args: argparse.Namespace) -> None:
                 url = q.get_nowait()
             except queue.Empty:
                 return
-            try:
-                resp = client.get(url)
-                resp.raise_for_status()
-            except httpx.HTTPError as exc:
-                with lock:
-                    errors.append(f"{url}: {exc}")
-                continue
-            submit(url, resp.content)
+            fetch_and_submit(client, url)
 
     threads: list[threading.Thread] = []
     if args.naive == "polite":
