@@ -7,6 +7,7 @@ made with delays of minutes, and a lease's expiry with leases of a few ms.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import redis
 
@@ -197,6 +198,20 @@ def test_the_sites_adapted_delay_is_used_for_its_next_turn(r: redis.Redis, prefi
     assert take_all(f) == []
     ready_in = f.next_ready_in()
     assert ready_in is not None and ready_in > 500
+
+
+def test_the_sites_next_turn_counts_from_when_its_request_went_not_when_it_was_taken(
+    r: redis.Redis, prefix: str
+) -> None:
+    f = frontier(r, prefix, **FAST)
+    f.push([entry("a.example", n) for n in range(2)])
+    [t], _ = f.take(1, "w/1")
+    taken_long_ago = replace(t, taken_at=t.taken_at - 300)  # its request went 5 min after the take
+    f.fetched(taken_long_ago, delay=600.0, sent_at=time.monotonic())
+    f.done(t)
+
+    ready_in = f.next_ready_in()
+    assert ready_in is not None and ready_in > 590  # 600 s after the request, not 300 s
 
 
 # ---- the adaptive delay ----------------------------------------------------------------------

@@ -144,24 +144,34 @@ class Drain:
     # ---- fetch (on a download thread) --------------------------------------------------------
     def _fetch(self, t: Taken) -> FetchResult:
         """The page, with the turn the frontier gave; its site is released as soon as the
-        request is over, with its delay adapted to the answer."""
+        request is over, with its delay adapted to the answer and counted from when the
+        request went (not from when it was taken: a turn used late must not shorten the gap)."""
         started = time.monotonic()
         item = t.entry.item
+        turn = Turn(t.site)
         try:
-            page = self.processor.fetch_page(item, Turn(t.site))
+            page = self.processor.fetch_page(item, turn)
         except DomainBusy:
-            raise  # no request went out for it: the article goes back for the site's turn
+            if turn.used:  # robots.txt took the turn: the site's next turn counts from it
+                self._fetched(t, latency=None, sent_at=turn.sent_at)
+            raise  # the page's request did not go: the article goes back for the site's turn
         except RateLimited as exc:
-            self._fetched(t, latency=None, rate_limited=True, retry_after=exc.retry_after)
+            self._fetched(t, latency=None, rate_limited=True, retry_after=exc.retry_after, sent_at=turn.sent_at)
             raise
         except BaseException:
-            self._fetched(t, latency=None)
+            self._fetched(t, latency=None, sent_at=turn.sent_at)
             raise
-        self._fetched(t, latency=time.monotonic() - started)
+        self._fetched(t, latency=time.monotonic() - (turn.sent_at or started), sent_at=turn.sent_at)
         return page
 
     def _fetched(
-        self, t: Taken, *, latency: float | None, rate_limited: bool = False, retry_after: float | None = None
+        self,
+        t: Taken,
+        *,
+        latency: float | None,
+        rate_limited: bool = False,
+        retry_after: float | None = None,
+        sent_at: float | None = None,
     ) -> None:
         fs = self.settings.fetch
         try:
@@ -176,7 +186,7 @@ class Drain:
                     retry_after=retry_after,
                     max_delay=fs.max_delay_seconds,
                 )
-            self.frontier.fetched(t, delay=delay, from_now=rate_limited)
+            self.frontier.fetched(t, delay=delay, from_now=rate_limited, sent_at=sent_at)
         except redis.RedisError as exc:  # the lease runs out and the sweep frees the site
             log.warning("frontier_release_failed", url=t.entry.item.url, error=str(exc)[:200])
 

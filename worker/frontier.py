@@ -281,12 +281,16 @@ class Frontier:
             client=client,
         )
 
-    def fetched(self, t: Taken, *, delay: float | None = None, from_now: bool = False) -> bool:
+    def fetched(
+        self, t: Taken, *, delay: float | None = None, from_now: bool = False, sent_at: float | None = None
+    ) -> bool:
         """Its request is over: the site may take its next one, ``delay`` (its new delay,
-        seconds) after this one started (``from_now``: after its answer, as a Retry-After)."""
+        seconds) after this one went (``sent_at``, ``time.monotonic()``; unknown: when it
+        was taken), or after its answer (``from_now``, as a Retry-After)."""
         pace_in = None
         if delay is not None:
-            pace_in = delay if from_now else max(0.0, delay - (time.monotonic() - t.taken_at))
+            went = t.taken_at if sent_at is None else max(sent_at, t.taken_at)
+            pace_in = delay if from_now else max(0.0, delay - (time.monotonic() - went))
         return bool(self._release("fetched", t.key, t.token, delay=delay, pace_in=pace_in))
 
     def done(self, t: Taken) -> list[str] | None:

@@ -98,6 +98,7 @@ class Turn:
         self.site = site
         self.used = False
         self.page_sent = False
+        self.sent_at: float | None = None  # time.monotonic() when the turn's request went
         self._lock = threading.Lock()
 
     def use(self, site: str) -> bool:
@@ -105,6 +106,7 @@ class Turn:
             if self.used or site != self.site:
                 return False
             self.used = True
+            self.sent_at = time.monotonic()
             return True
 
 
