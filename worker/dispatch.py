@@ -2,8 +2,8 @@
 
 A thread of the worker's main process watches the frontier's ready list
 (:mod:`worker.frontier`). When a site's turn has come and the worker has a pool
-slot no drain of its own is using (all but one: that one is left to polls), it
-sends a drain to its own direct queue
+slot no drain of its own is using (at most one per core, and never the last slot: see
+:func:`drain_slots`), it sends a drain to its own direct queue
 (Celery's ``worker_direct``): the drain runs on this worker, whose load the
 dispatcher can see (``celery.worker.state``), and no worker piles up drains
 another must run. Between turns it sleeps until the next site is ready (at most
@@ -16,6 +16,8 @@ expires after ``DRAIN_EXPIRES_SECONDS``.
 """
 
 from __future__ import annotations
+
+import os
 
 import math
 import threading
@@ -119,6 +121,15 @@ class Dispatcher:
             self._stop.wait(pause)
 
 
+def drain_slots(pool: int, cpus: int) -> int:
+    """How many of a worker's pool slots its drains may use: at least one is left to polls,
+    which feed the frontier (a drain runs as long as sites are ready, and polls queued
+    behind drains would starve them of articles), and no more than one per core: a drain
+    has many downloads in flight and keeps a core busy extracting, so more drains than
+    cores only contend, while a poll mostly waits for its feed."""
+    return max(1, min(pool - 1, cpus))
+
+
 class DispatchStep(bootsteps.StartStopStep):
     """The consumer bootstep that runs this worker's :class:`Dispatcher`."""
 
@@ -133,9 +144,7 @@ class DispatchStep(bootsteps.StartStopStep):
 
         s = get_settings().worker
         pool = 1 if s.pool == "solo" else int(getattr(c.controller, "concurrency", 0) or s.tasks_at_once)
-        # one slot is left to polls, which feed the frontier: a drain runs as long as sites
-        # are ready, and polls queued behind drains would starve the drains of articles
-        slots = max(1, pool - 1)
+        slots = drain_slots(pool, os.cpu_count() or 1)
         self.dispatcher = Dispatcher(c.app, c.hostname, slots, s.articles_per_task)
         task_received.connect(self._received, weak=False)
         self.dispatcher.start()
