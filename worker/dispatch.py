@@ -17,9 +17,8 @@ expires after ``DRAIN_EXPIRES_SECONDS``.
 
 from __future__ import annotations
 
-import os
-
 import math
+import os
 import threading
 import time
 from typing import Any, ClassVar

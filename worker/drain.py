@@ -156,7 +156,9 @@ class Drain:
                 self._fetched(t, latency=None, sent_at=turn.sent_at)
             raise  # the page's request did not go: the article goes back for the site's turn
         except RateLimited as exc:
-            self._fetched(t, latency=None, rate_limited=True, retry_after=exc.retry_after, sent_at=turn.sent_at)
+            self._fetched(
+                t, latency=None, rate_limited=True, retry_after=exc.retry_after, sent_at=turn.sent_at
+            )
             raise
         except BaseException:
             self._fetched(t, latency=None, sent_at=turn.sent_at)

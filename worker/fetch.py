@@ -245,6 +245,7 @@ class Fetcher:
         content_types: Collection[str] | None = None,
         truncate: bool = False,
         before_request: Callable[[str], None] | None = None,
+        form: dict[str, str] | None = None,
     ) -> FetchResult:
         """GET ``url`` under the policy; raise a classified IngestError on failure.
 
@@ -253,13 +254,14 @@ class Fetcher:
         ``max_bytes`` of a longer body instead of refusing it (robots.txt).
         ``before_request`` is called with every URL about to be requested,
         the first and each redirect hop, and may raise to stop the fetch.
+        ``form``: POST these fields (url-encoded) instead; a redirect after it is a GET.
         """
         cap = max_bytes or self.s.max_body_bytes
         deadline = time.monotonic() + self.s.total_timeout_seconds
         token = _deadline.set(deadline)
         try:
             return self._get(
-                url, cap, deadline, etag, last_modified, accept, content_types, truncate, before_request
+                url, cap, deadline, etag, last_modified, accept, content_types, truncate, before_request, form
             )
         finally:
             _deadline.reset(token)
@@ -275,6 +277,7 @@ class Fetcher:
         content_types: Collection[str] | None,
         truncate: bool,
         before_request: Callable[[str], None] | None,
+        form: dict[str, str] | None = None,
     ) -> FetchResult:
         headers = {"Accept": accept}
         if etag:
@@ -293,8 +296,10 @@ class Fetcher:
             if time.monotonic() >= deadline:
                 raise TransientError(f"{url} took longer than the total deadline", reason="deadline")
             try:
-                with self.client.stream("GET", current, headers=headers) as resp:
+                method = "POST" if form is not None else "GET"
+                with self.client.stream(method, current, headers=headers, data=form) as resp:
                     if resp.status_code in _REDIRECTS:
+                        form = None
                         loc = resp.headers.get("location")
                         if not loc:
                             raise PermanentError(

@@ -30,19 +30,23 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import redis
 
 from worker.context import Context, item_key, item_keys
 from worker.errors import IngestError
-from worker.feeds import Item, parse_feed
+from worker.feeds import Item
 from worker.frontier import Entry
 from worker.logs import get_logger
 from worker.politeness import FeedBackoff
 from worker.redisconn import as_str
+from worker.sources import Found, Request, kind_of
+from worker.sources import feed as feed_kind
 from worker.textsig import url_hash
 
 log = get_logger(__name__)
@@ -50,11 +54,11 @@ log = get_logger(__name__)
 # failed items a sweep sends again at most (the rest wait for the next sweep)
 HEAL_BATCH = 300
 
-FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
-
 
 @dataclass
 class PollResult:
+    """One request of a poll, after deduplication and claims."""
+
     feed_url: str
     source: str
     not_modified: bool = False
@@ -62,9 +66,14 @@ class PollResult:
     seen: int = 0
     items: list[Item] = field(default_factory=list)  # the new ones, to be processed
     validators: dict[str, str] = field(default_factory=dict)
+    problems: dict[str, int] = field(default_factory=dict)
+    waiting: int = 0
+    error: str | None = None
+    message: str | None = None
+    retry_after: float | None = None
 
     def summary(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "source": self.source,
             "feed_url": self.feed_url,
             "not_modified": self.not_modified,
@@ -72,6 +81,52 @@ class PollResult:
             "seen": self.seen,
             "new": len(self.items),
         }
+        if self.problems:
+            out["problems"] = dict(self.problems)
+        if self.waiting:
+            out["waiting"] = self.waiting
+        if self.error:
+            out |= {"error": self.error, "message": self.message or self.error}
+        if self.retry_after:
+            out["retry_after"] = self.retry_after
+        return out
+
+
+def merge_summaries(source: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One poll's summary from its requests': totals, and an error only when every request
+    failed (one language's search failing does not make the source back off)."""
+    if len(parts) == 1:
+        return parts[0]
+    out: dict[str, Any] = {
+        "source": source,
+        "feed_url": parts[0]["feed_url"] if parts else "",
+        "not_modified": all(p.get("not_modified") for p in parts),
+        "found": sum(p.get("found", 0) for p in parts),
+        "seen": sum(p.get("seen", 0) for p in parts),
+        "new": sum(p.get("new", 0) for p in parts),
+        "requests": parts,
+    }
+    problems: Counter[str] = Counter()
+    for p in parts:
+        problems.update(p.get("problems") or {})
+    if problems:
+        out["problems"] = dict(problems)
+    waiting = sum(p.get("waiting", 0) for p in parts)
+    if waiting:
+        out["waiting"] = waiting
+    retry_after = max((p.get("retry_after") or 0 for p in parts), default=0)
+    if retry_after:
+        out["retry_after"] = retry_after
+    failed = [p for p in parts if p.get("error")]
+    if failed and (len(failed) == len(parts) or any(p["error"] in BACK_OFF_ANYWAY for p in failed)):
+        out |= {"error": failed[0]["error"], "message": failed[0].get("message", "")}
+    elif failed:
+        out["errors"] = {p["feed_url"]: p["error"] for p in failed}
+    return out
+
+
+# a request answered this: the whole source backs off, even if its other requests worked
+BACK_OFF_ANYWAY = {"rate_limited", "http_429"}
 
 
 class HandOff:
@@ -107,37 +162,73 @@ class HandOff:
             log.info("poll_skipped", source=name, reason="already_running")
             return summary
         try:
-            polled = self.poll_and_hand_on(source.feed_url, name, run_id, token)
-            backoff.record(name, source.interval_seconds, polled.get("error"))
+            kind = kind_of(source)
+            parts = []
+            for request in kind.requests(source):
+
+                def fetch(state: dict[str, str], request: Request = request) -> Found:
+                    return kind.poll(self.ctx, source, request, state)
+
+                parts.append(self.poll_request(fetch, request.url, name, run_id=None, token=token))
+            polled = merge_summaries(name, parts)
+            self.save_source_status(name, polled)
+            self.ctx.recorder.run_poll_done(run_id, source.feed_url, polled)
+            backoff.record(name, source.interval_seconds, polled.get("error"), polled.get("retry_after"))
             return polled
         finally:
             self.ctx.scripts.release(keys=[lock], args=[token])
 
     # ---- any feed -----------------------------------------------------------------------
     def poll_and_hand_on(self, feed_url: str, source: str, run_id: str | None, token: str) -> dict[str, Any]:
-        """Poll a feed and hand its new items on; a failing feed ends in a recorded poll.
+        """Poll an RSS/Atom feed given by URL (``ingest fetch --feed``) and hand its new items on."""
+
+        def fetch(state: dict[str, str]) -> Found:
+            return feed_kind.poll_url(self.ctx, source, feed_url, state)
+
+        return self.poll_request(fetch, feed_url, source, run_id=run_id, token=token)
+
+    def poll_request(
+        self,
+        fetch: Callable[[dict[str, str]], Found],
+        url: str,
+        source: str,
+        *,
+        run_id: str | None,
+        token: str,
+    ) -> dict[str, Any]:
+        """One request of a poll: fetch its items, hand the new ones on; a failing request
+        ends in a recorded poll (its summary says why), never in an exception.
 
         Redis outages are raised (the caller waits for Redis and runs this again).
         """
         try:
-            result = self.poll(feed_url, source, claim_token=token)
+            result = self.poll(fetch, url, source, claim_token=token)
         except (redis.ConnectionError, redis.TimeoutError):
             raise
         except Exception as exc:  # a feed that breaks the parser must still end in a recorded poll
             if not isinstance(exc, IngestError):
-                log.exception("poll_error", source=source, url=feed_url)
+                log.exception("poll_error", source=source, url=url)
                 exc = IngestError(f"{type(exc).__name__}: {exc}", reason="internal_error")
-            empty = PollResult(feed_url=feed_url, source=source)
-            self.save_poll(empty, error=exc.reason)
-            summary = {**empty.summary(), "error": exc.reason, "message": str(exc)[:300]}
-            self.ctx.recorder.run_poll_done(run_id, feed_url, summary)
-            log.warning("poll_failed", source=source, url=feed_url, reason=exc.reason, error=str(exc)[:300])
+            empty = PollResult(
+                feed_url=url,
+                source=source,
+                error=exc.reason,
+                message=str(exc)[:300],
+                retry_after=getattr(exc, "retry_after", None),
+            )
+            summary = empty.summary()
+            if run_id is not None:  # an ad-hoc feed: its own status (a source's is its poll's)
+                self.save_source_status(source, summary)
+            self.ctx.recorder.run_poll_done(run_id, url, summary)
+            log.warning("poll_failed", source=source, url=url, reason=exc.reason, error=str(exc)[:300])
             return summary
         self.hand_on(result.items, run_id, claimed=True)
-        self.save_poll(result)
+        self.save_poll(result, error=result.error)
         summary = result.summary()
-        self.ctx.recorder.run_poll_done(run_id, feed_url, summary)
-        log.info("polled", **summary)
+        if run_id is not None:
+            self.save_source_status(source, summary)
+        self.ctx.recorder.run_poll_done(run_id, url, summary)
+        log.info("polled", **{k: v for k, v in summary.items() if k != "message"})
         return summary
 
     def hand_on(
@@ -162,31 +253,34 @@ class HandOff:
     def _feed_key(self, feed_url: str) -> str:
         return self.keys.feed(url_hash(feed_url).hex())
 
-    def poll(self, feed_url: str, source: str, claim_token: str = "") -> PollResult:
-        """Fetch a feed (conditionally) and return its items not decided or in flight yet.
+    def poll(
+        self, fetch: Callable[[dict[str, str]], Found], url: str, source: str, claim_token: str = ""
+    ) -> PollResult:
+        """One request's items (``fetch``, given the request's state: validators, last
+        success) that are not decided or in flight yet.
 
         Each returned item is claimed with ``claim_token`` (the poll task's id) for
         ``worker.claim_seconds``, so an overlapping poll does not hand it out again; the
         same poll task delivered again after a crash gets its own claims back.
         """
-        state = {as_str(k): as_str(v) for k, v in self.r.hgetall(self._feed_key(feed_url)).items()}
-        res = self.ctx.fetcher.get(
-            feed_url,
-            max_bytes=self.settings.fetch.max_feed_bytes,
-            etag=state.get("etag"),
-            last_modified=state.get("last_modified"),
-            accept=FEED_ACCEPT,
-            before_request=self.ctx.politeness.throttle,
+        state = {as_str(k): as_str(v) for k, v in self.r.hgetall(self._feed_key(url)).items()}
+        got = fetch(state)
+        result = PollResult(
+            feed_url=url,
+            source=source,
+            not_modified=got.not_modified,
+            validators=got.validators,
+            problems=dict(got.problems),
+            waiting=got.waiting,
+            error=got.error,
+            message=got.message,
+            retry_after=got.retry_after,
         )
-        result = PollResult(feed_url=feed_url, source=source)
-        result.validators = {k: v for k, v in (("etag", res.etag), ("last_modified", res.last_modified)) if v}
-        if res.not_modified:
-            result.not_modified = True
+        if got.not_modified:
             return result
-        items = parse_feed(
-            res.content, source=source, base_url=res.url, max_items=self.settings.fetch.max_items_per_poll
-        )
-        result.found = len(items)
+        items = got.items
+        result.found = max(got.found, len(items))
+        result.seen = result.found - len(items)  # left out by the source itself (old, undecodable)
         keys = [item_keys(i) for i in items]
         flat = [k for ks in keys for k in ks]
         decided = dict(zip(flat, self.ctx.index.decisions(flat), strict=True))
@@ -211,20 +305,27 @@ class HandOff:
         return result
 
     def save_poll(self, result: PollResult, *, error: str | None = None) -> None:
-        """Remember validators and poll status, after the items were handed on."""
-        now = datetime.now(UTC).isoformat(timespec="seconds")
+        """Remember a request's validators and last success, after its items were handed on."""
+        key = self._feed_key(result.feed_url)
         pipe = self.r.pipeline(transaction=False)
-        if result.validators and not error:
-            pipe.hset(self._feed_key(result.feed_url), mapping=cast(dict[Any, Any], result.validators))
+        if result.waiting:  # items wait in the document: the next poll must read it whole
+            pipe.hdel(key, "etag", "last_modified")
+        if not error:
+            state: dict[Any, Any] = {"last_success": f"{time.time():.3f}", **result.validators}
+            pipe.hset(key, mapping=state)
+        pipe.execute()
+
+    def save_source_status(self, source: str, summary: dict[str, Any]) -> None:
+        """A source's last poll, as ``ingest status`` shows it."""
+        error = summary.get("error")
         status: dict[Any, Any] = {
-            "last_poll_at": now,
-            "last_status": error or ("not_modified" if result.not_modified else "ok"),
-            "feed_url": result.feed_url,
+            "last_poll_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "last_status": error or ("not_modified" if summary.get("not_modified") else "ok"),
+            "feed_url": summary.get("feed_url", ""),
         }
         if not error:
-            status |= {"last_found": str(result.found), "last_new": str(len(result.items))}
-        pipe.hset(self.keys.source(result.source), mapping=status)
-        pipe.execute()
+            status |= {"last_found": str(summary.get("found", 0)), "last_new": str(summary.get("new", 0))}
+        self.r.hset(self.keys.source(source), mapping=status)
 
     def release_claims(self, items: list[Item]) -> None:
         if items:

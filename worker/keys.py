@@ -31,7 +31,8 @@ key                                   type     what
 ``claim:<url key>``                   string   a poll task's claim on a new item
 ``lock:poll:<source>``                string   the poll task running for a source
 ``source:<name>``                     hash     a source's last poll, failures, backoff
-``feed:<url hash>``                   hash     a feed's conditional-GET validators
+``feed:<url hash>``                   hash     a source request's validators, last success
+``gnews:<id hash>``                   string   a Google News id's publisher URL (or "!")
 ``run:<id>:items|pending|polls``      hash...  an ad-hoc run's outcomes, for ``--wait``
 ``robots:<origin>``                   string   a site's robots.txt (or why it is unreachable)
 ``lock:robots:<origin>``              string   the process fetching a site's robots.txt now
@@ -121,6 +122,9 @@ class Keys:
 
     def feed(self, url_hash_hex: str) -> str:
         return self._k("feed", url_hash_hex)
+
+    def gnews_url(self, id_hash_hex: str) -> str:
+        return self._k("gnews", id_hash_hex)
 
     def run_items(self, run_id: str) -> str:
         return self._k("run", run_id, "items")

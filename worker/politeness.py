@@ -153,12 +153,21 @@ class Politeness:
         delay = parse_robots(bytes(raw)[1:]).crawl_delay(self.s.robots_agent)
         return float(delay) if delay else None
 
-    def throttle(self, url: str, *, min_interval: float | None = None, turn: Turn | None = None) -> None:
+    def throttle(
+        self,
+        url: str,
+        *,
+        min_interval: float | None = None,
+        turn: Turn | None = None,
+        max_wait: float | None = None,
+    ) -> None:
         """Wait for the domain's next free slot, or raise DomainBusy if it is too far off.
 
         With a ``turn`` that is still unused and for this site, the request goes at once
         (the frontier reserved its slot); the article's page itself, its turn used by
-        robots.txt, never waits (see :class:`Turn`).
+        robots.txt, never waits (see :class:`Turn`). ``max_wait``: wait this long at most
+        (default ``fetch.rate_limit_max_wait_seconds``): a source's several requests to one
+        host (a search in 7 languages) wait their turns in one poll.
         """
         domain = domain_of(url)
         if turn is not None and turn.use(domain):
@@ -166,7 +175,7 @@ class Politeness:
         interval = 1.0 / self.s.per_domain_requests_per_second
         if min_interval:
             interval = max(interval, min(float(min_interval), self.s.max_crawl_delay_seconds))
-        max_wait = self.s.rate_limit_max_wait_seconds
+        max_wait = self.s.rate_limit_max_wait_seconds if max_wait is None else max_wait
         if turn is not None and not turn.page_sent:
             max_wait = 0.0
         reserved, wait_ms = self.scripts.reserve_slot(
@@ -278,8 +287,12 @@ class FeedBackoff:
         # the scheduler fires on a fixed cadence: a poll due a little early is not skipped for that
         return left if left > min(interval / 2, 120.0) else 0.0
 
-    def record(self, source: str, interval: float, error: str | None) -> int:
-        """Count a poll's result; returns the consecutive failures now."""
+    def record(
+        self, source: str, interval: float, error: str | None, retry_after: float | None = None
+    ) -> int:
+        """Count a poll's result; returns the consecutive failures now. ``retry_after``:
+        the source asked us to wait this long (a 429's Retry-After): honoured at once,
+        up to ``fetch.feed_backoff_max_seconds``."""
         key = self._key(source)
         if error is None:
             pipe = self.r.pipeline(transaction=False)
@@ -290,8 +303,9 @@ class FeedBackoff:
         if error == "domain_busy":
             return int(self.r.hget(key, "failures") or 0)
         failures = int(self.r.hincrby(key, "failures", 1))
-        if failures >= 2:
-            wait = min(float(self.max_seconds), interval * 2.0 ** min(failures - 1, 32))
+        if failures >= 2 or retry_after:
+            wait = interval * 2.0 ** min(failures - 1, 32) if failures >= 2 else 0.0
+            wait = min(float(self.max_seconds), max(wait, retry_after or 0.0))
             until = datetime.fromtimestamp(time.time() + wait, tz=UTC).isoformat(timespec="seconds")
             self.r.hset(key, "next_poll_after", until)
             log.warning("feed_backoff", source=source, failures=failures, next_poll_after=until)

@@ -15,7 +15,6 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import quote_plus
 
 from pydantic import (
     AliasChoices,
@@ -43,43 +42,80 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SourceSettings(_Section):
-    """One news source polled on a schedule.
+LANG_CODE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
+SEARCH_KINDS = ("google_news", "bing_news", "gdelt")
 
-    ``kind`` decides how the feed URL is built: ``feed`` takes ``url`` as is;
-    ``search`` fills ``{query}`` in ``url`` (a news search engine's RSS);
-    ``gdelt`` asks the GDELT DOC API for an RSS list of articles matching ``query``.
+
+class SourceSettings(_Section):
+    """One news source polled on a schedule; each kind is a module of :mod:`worker.sources`.
+
+    * ``feed``: an RSS/Atom feed at ``url``.
+    * ``google_news``, ``bing_news``, ``gdelt``: a topic search, one request per entry of
+      ``queries`` (language code -> query in that language), or one for ``query`` in
+      ``lang``; ``url`` is the endpoint (default: the service's public one).
+    * ``sitemap``: a news sitemap at ``url``, or the ones ``site``'s robots.txt lists.
+    * ``search``: any search engine's RSS, ``url`` with ``{query}`` filled in.
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
-    kind: Literal["feed", "search", "gdelt"] = "feed"
+    kind: Literal["feed", "search", "google_news", "bing_news", "gdelt", "sitemap"] = "feed"
     url: str | None = None
     query: str | None = None
+    lang: str | None = Field(default=None, pattern=LANG_CODE)
+    queries: dict[str, str] = Field(default_factory=dict)
+    site: str | None = None  # sitemap: the site whose robots.txt lists its sitemaps
     interval_seconds: int = Field(default=900, ge=10)
+    # the least time between two requests of this source to its host (GDELT asks for 5 s);
+    # the host's shared pace (fetch.per_domain_requests_per_second, Crawl-delay) holds too
+    request_interval_seconds: float | None = Field(default=None, gt=0, le=600)
+    # sitemap, GDELT: entries older than this are not taken (on the first poll, and after
+    # a long pause); later polls take what is newer than the last success
+    max_age_seconds: int = Field(default=2 * 86400, ge=60)
+    max_depth: int = Field(default=3, ge=0, le=10)  # sitemap index levels followed
+    max_sitemaps: int = Field(default=20, ge=1, le=1000)  # sitemap documents fetched per poll
     enabled: bool = True
+
+    @field_validator("queries")
+    @classmethod
+    def _query_per_language(cls, v: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for lang, q in v.items():
+            if not re.match(LANG_CODE, lang):
+                raise ValueError(f"{lang!r} is not a language code (en, ru, zh, pt-BR ...)")
+            if not q.strip():
+                raise ValueError(f"the query for {lang!r} is empty")
+        return v
 
     @model_validator(mode="after")
     def _needs_url_or_query(self) -> SourceSettings:
         if self.kind == "feed" and not self.url:
             raise ValueError(f"source {self.name!r}: kind 'feed' needs 'url'")
-        if self.kind == "search" and not (self.url and "{query}" in self.url and self.query):
+        if self.kind == "search" and not (self.url and "{query}" in self.url and self.searches):
             raise ValueError(f"source {self.name!r}: kind 'search' needs 'query' and a 'url' with {{query}}")
-        if self.kind == "gdelt" and not self.query:
-            raise ValueError(f"source {self.name!r}: kind 'gdelt' needs 'query'")
+        if self.kind in SEARCH_KINDS and not self.searches:
+            raise ValueError(f"source {self.name!r}: kind {self.kind!r} needs 'query' or 'queries'")
+        if self.kind == "sitemap" and not (self.url or self.site):
+            raise ValueError(f"source {self.name!r}: kind 'sitemap' needs 'url' or 'site'")
+        for u in (self.url, self.site):
+            if u and not u.startswith(("http://", "https://")):
+                raise ValueError(f"source {self.name!r}: {u!r} is not an http(s) URL")
         return self
 
     @property
+    def searches(self) -> list[tuple[str | None, str]]:
+        """(language, query) of each search request: ``queries``, else ``query`` in ``lang``."""
+        if self.queries:
+            return list(self.queries.items())
+        return [(self.lang, self.query)] if self.query else []
+
+    @property
     def feed_url(self) -> str:
-        """The URL actually polled."""
-        if self.kind == "feed":
-            assert self.url
-            return self.url
-        assert self.query
-        if self.kind == "search":
-            assert self.url
-            return self.url.replace("{query}", quote_plus(self.query))
-        base = self.url or "https://api.gdeltproject.org/api/v2/doc/doc"
-        return f"{base}?query={quote_plus(self.query)}&mode=artlist&format=rss&maxrecords=75&timespan=1d"
+        """The URL of its first request (every one: :func:`worker.sources.requests_of`)."""
+        from worker.sources import requests_of
+
+        reqs = requests_of(self)
+        return reqs[0].url if reqs else (self.url or self.site or "")
 
 
 class TopicSettings(_Section):

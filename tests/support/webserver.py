@@ -52,7 +52,10 @@ class FixtureServer:
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
 
-            def do_GET(self) -> None:
+            def do_POST(self) -> None:  # routes read the body themselves (Content-Length)
+                self.do_GET(method="POST")
+
+            def do_GET(self, method: str = "GET") -> None:
                 path = urlsplit(self.path).path
                 with server._lock:
                     server.arrivals.append(path)
@@ -70,7 +73,7 @@ class FixtureServer:
                 finally:
                     with server._lock:
                         server.hits.append(
-                            Hit("GET", path, status_holder[0] if status_holder else 0, dict(self.headers))
+                            Hit(method, path, status_holder[0] if status_holder else 0, dict(self.headers))
                         )
 
         self.httpd = _Server(("127.0.0.1", 0), _Handler)
