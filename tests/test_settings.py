@@ -346,6 +346,26 @@ def test_default_config_in_the_repo_loads_with_valid_sources(monkeypatch: pytest
     assert s.topic.groups and all(s.topic.groups.values())
 
 
+def test_default_config_searches_google_news_and_gdelt_in_the_topics_languages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(ROOT)
+
+    s = load_settings()
+
+    for kind in ("google_news", "gdelt"):
+        langs = {lang for src in s.sources if src.kind == kind for lang, _ in src.searches}
+        assert {"en", "ru", "zh", "uk", "pl", "de", "fr"} <= langs, kind
+
+
+def test_default_config_polls_outlets_feeds_or_sitemaps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+
+    outlets = [src for src in load_settings().sources if src.kind in ("feed", "sitemap")]
+
+    assert len(outlets) >= 8
+
+
 # ---- secrets -------------------------------------------------------------------------
 
 

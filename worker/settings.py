@@ -147,7 +147,7 @@ class FetchSettings(_Section):
     total_timeout_seconds: float = Field(default=30.0, gt=0)
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
     # feedparser reads about 0.25 MB/s (a malformed feed's loose parser less): this bounds a poll's parse
-    max_feed_bytes: int = Field(default=2_000_000, ge=1024)
+    max_feed_bytes: int = Field(default=10_000_000, ge=1024)
     max_redirects: int = Field(default=5, ge=0, le=20)
     max_items_per_poll: int = Field(default=500, ge=1)
     max_retries: int = Field(default=4, ge=0, le=20)
