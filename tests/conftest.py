@@ -120,6 +120,15 @@ class Service:
         self.procs.append(proc)
         return proc
 
+    def start_beat(self) -> subprocess.Popen[bytes]:
+        """``ingest beat``, the scheduler (its log is read with the workers')."""
+        with open(self.log_dir / f"worker-{len(self.procs)}-beat.log", "wb") as log:
+            proc = subprocess.Popen(
+                [INGEST, "beat"], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.procs.append(proc)
+        return proc
+
     def ingest(
         self, *args: str, timeout: float = 120, check: bool = True
     ) -> subprocess.CompletedProcess[str]:

@@ -52,6 +52,8 @@ def make_ctx(env: dict[str, str], r: redis.Redis, monkeypatch: pytest.MonkeyPatc
 
 
 def poll(ctx: Context, name: str, token: str = "poll-1") -> dict[str, Any]:
+    """A scheduled poll of the source, made due first (its interval is tested on its own)."""
+    ctx.redis.hdel(ctx.keys.source(name), "next_poll_at")
     return HandOff(ctx).poll_source(name, None, token)
 
 
@@ -461,3 +463,70 @@ def test_a_search_that_answers_no_feed_is_a_recorded_error_and_its_other_languag
     assert by_lang["ru"]["error"] == "bad_feed"
     assert by_lang["en"]["new"] == 2
     assert "error" not in summary  # one language failing does not fail (nor back off) the source
+
+
+# ---- how often a source is polled -------------------------------------------------------
+
+
+def local_feed(web: FixtureServer, **kw: Any) -> dict[str, Any]:
+    return {"name": "local", "kind": "feed", "url": web.url("/feeds/topic.rss"), "interval_seconds": 600} | kw
+
+
+def test_a_source_that_had_new_items_is_polled_sooner_and_one_that_had_none_later(
+    make_ctx: MakeCtx, web: FixtureServer
+) -> None:
+    ctx = make_ctx(local_feed(web))
+
+    poll(ctx, "local")  # ten new items
+    after_news = ctx.redis.hget(ctx.keys.source("local"), "interval_seconds")
+    poll(ctx, "local", token="poll-2")  # 304: nothing new
+    after_nothing = ctx.redis.hget(ctx.keys.source("local"), "interval_seconds")
+
+    assert (after_news, after_nothing) == (b"300", b"450")
+
+
+def test_a_sources_interval_stays_within_its_bounds(make_ctx: MakeCtx, web: FixtureServer) -> None:
+    ctx = make_ctx(local_feed(web, min_interval_seconds=400, max_interval_seconds=700))
+
+    poll(ctx, "local")
+    low = ctx.redis.hget(ctx.keys.source("local"), "interval_seconds")
+    for n in range(4):
+        poll(ctx, "local", token=f"poll-{n + 2}")
+    high = ctx.redis.hget(ctx.keys.source("local"), "interval_seconds")
+
+    assert (low, high) == (b"400", b"700")
+
+
+def test_a_scheduled_poll_before_the_source_is_due_makes_no_request(
+    make_ctx: MakeCtx, web: FixtureServer
+) -> None:
+    ctx = make_ctx(local_feed(web))
+    poll(ctx, "local")
+    requests_before = web.count("/feeds/topic.rss")
+
+    summary = HandOff(ctx).poll_source("local", None, "beat-2")  # the beat, 10 minutes early
+
+    assert summary["skipped"] == "not_due"
+    assert web.count("/feeds/topic.rss") == requests_before
+
+
+def test_an_ad_hoc_poll_runs_whether_the_source_is_due_or_not(make_ctx: MakeCtx, web: FixtureServer) -> None:
+    ctx = make_ctx(local_feed(web))
+    poll(ctx, "local")
+    requests_before = web.count("/feeds/topic.rss")
+
+    summary = HandOff(ctx).poll_source("local", "run-1", "adhoc-2")
+
+    assert "skipped" not in summary
+    assert web.count("/feeds/topic.rss") == requests_before + 1
+
+
+def test_a_sources_totals_and_last_success_are_kept_for_status(make_ctx: MakeCtx, web: FixtureServer) -> None:
+    ctx = make_ctx(local_feed(web))
+
+    poll(ctx, "local")
+    poll(ctx, "local", token="poll-2")
+
+    info = ctx.redis.hgetall(ctx.keys.source("local"))
+    assert (info[b"total_polls"], info[b"total_found"], info[b"total_new"]) == (b"2", b"10", b"10")
+    assert b"last_success_at" in info

@@ -13,7 +13,7 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import schedule
-from celery.signals import setup_logging
+from celery.signals import beat_init, setup_logging
 
 from worker.keys import Keys
 from worker.settings import Settings, get_settings
@@ -56,6 +56,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_routes": {
             "worker.tasks.poll_source": {"queue": QUEUE_POLL},
             "worker.tasks.poll_feed": {"queue": QUEUE_POLL},
+            "worker.tasks.poll_search": {"queue": QUEUE_POLL},
             "worker.tasks.process_article": {"queue": QUEUE_ARTICLES},
             "worker.tasks.process_articles": {"queue": QUEUE_ARTICLES},
             # worker.tasks.drain_frontier: sent to its worker's own queue (worker/dispatch.py)
@@ -69,18 +70,36 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 def beat_schedule(settings: Settings) -> dict[str, Any]:
-    # (the sweep for dead workers' and lost work runs in every worker: worker/liveness.py)
-    return {
-        f"poll:{s.name}": {
+    """Every source fires at its least interval; a poll not due yet (its interval has
+    grown: worker/source_schedule.py) ends at once. (The sweep for dead workers' and lost
+    work runs in every worker: worker/liveness.py.)"""
+    out = {}
+    for s in settings.sources:
+        if not s.enabled:
+            continue
+        every = s.interval_bounds[0]
+        out[f"poll:{s.name}"] = {
             "task": "worker.tasks.poll_source",
-            "schedule": schedule(s.interval_seconds),
+            "schedule": schedule(every),
             "args": (s.name,),
             # a poll not started within its interval is dropped, not piled up
-            "options": {"expires": s.interval_seconds},
+            "options": {"expires": every},
         }
-        for s in settings.sources
-        if s.enabled
-    }
+    return out
+
+
+@beat_init.connect
+def _first_polls(sender: Any = None, **_: Any) -> None:
+    """The scheduler's first round at its start, not one interval later; a source polled
+    shortly before (its next poll not due yet) lets its poll end at once."""
+    from worker.logs import get_logger
+
+    settings = get_settings()
+    target = getattr(sender, "app", None) or app
+    sources = [s for s in settings.sources if s.enabled]
+    for s in sources:
+        target.send_task("worker.tasks.poll_source", args=(s.name,), expires=s.interval_bounds[0])
+    get_logger(__name__).info("first_polls_sent", sources=len(sources))
 
 
 def create_app(settings: Settings | None = None) -> Celery:

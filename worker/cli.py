@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -18,7 +19,7 @@ from worker.errors import ConfigError, IngestError
 from worker.keys import Keys
 from worker.logs import configure_logging, get_logger
 from worker.redisconn import as_str
-from worker.settings import Settings, get_settings
+from worker.settings import LANG_CODE, SEARCH_KINDS, Settings, get_settings
 
 log = get_logger("worker.cli")
 
@@ -226,6 +227,34 @@ def worker(cli: Cli, concurrency: int | None, pool: str | None) -> None:
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the sources as JSON.")
+def sources(as_json: bool) -> None:
+    """List the configured sources and the URLs each poll requests (paste them in a browser)."""
+    from worker.sources import requests_of
+
+    listed: list[dict[str, Any]] = [
+        {
+            "name": src.name,
+            "kind": src.kind,
+            "enabled": src.enabled,
+            "interval_seconds": src.interval_seconds,
+            "interval_bounds": list(src.interval_bounds),
+            "requests": [{"lang": r.lang, "url": r.url} for r in requests_of(src)],
+        }
+        for src in _settings(need_redis=False).sources
+    ]
+    if as_json:
+        click.echo(json.dumps(listed, indent=2, ensure_ascii=False))
+        return
+    for src in listed:
+        off = "" if src["enabled"] else "  (disabled)"
+        lo, hi = src["interval_bounds"]
+        click.echo(f"{src['name']}  {src['kind']}  every {src['interval_seconds']}s ({lo:g}-{hi:g}s){off}")
+        for r in src["requests"]:
+            click.echo(f"  {r['lang'] or '-':<8} {r['url']}")
+
+
+@main.command()
 @pass_cli
 def beat(cli: Cli) -> None:
     """Run the scheduler that polls every configured source on its interval. Run exactly one."""
@@ -240,6 +269,8 @@ def beat(cli: Cli) -> None:
 @click.option("--feed", "feeds", multiple=True, metavar="URL", help="Poll this feed now (repeatable).")
 @click.option("--url", "urls", multiple=True, metavar="URL", help="Ingest this article page (repeatable).")
 @click.option("--all", "all_sources", is_flag=True, help="Poll every configured source now.")
+@click.option("--query", metavar="TEXT", help="Search Google News, Bing News and GDELT for this now.")
+@click.option("--lang", metavar="CODE", help="--query's language (en, ru, zh ...; default en).")
 @click.option("--wait", is_flag=True, help="Block until every article found is decided; print a summary.")
 @click.option("--timeout", type=float, default=900.0, show_default=True, help="Seconds --wait waits at most.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -250,14 +281,24 @@ def fetch(
     feeds: tuple[str, ...],
     urls: tuple[str, ...],
     all_sources: bool,
+    query: str | None,
+    lang: str | None,
     wait: bool,
     timeout: float,
     as_json: bool,
     force: bool,
 ) -> None:
     """Send an ad-hoc fetch through the broker to the running workers."""
-    if not (feeds or urls or all_sources):
-        raise click.UsageError("give --feed URL, --url URL or --all")
+    if not (feeds or urls or all_sources or query):
+        raise click.UsageError("give --feed URL, --url URL, --query TEXT or --all")
+    if lang and not query:
+        raise click.UsageError("--lang applies to --query only")
+    if query is not None and not query.strip():
+        raise click.BadParameter("the query is empty", param_hint="--query")
+    if lang and not re.match(LANG_CODE, lang):
+        raise click.BadParameter(
+            f"{lang!r} is not a language code (en, ru, zh, pt-BR ...)", param_hint="--lang"
+        )
     if force and not urls:
         raise click.UsageError("--force applies to --url pages only")
     if urls or feeds:  # (worker.feeds brings courlan: a fifth of this command's start-up)
@@ -283,6 +324,8 @@ def fetch(
     sends: list[tuple[str, list[Any]]] = [("worker.tasks.poll_feed", [f, run_id]) for f in feeds]
     if all_sources:
         sends += [("worker.tasks.poll_source", [src.name, run_id]) for src in s.sources if src.enabled]
+    if query:
+        sends += [("worker.tasks.poll_search", [kind, query.strip(), lang, run_id]) for kind in SEARCH_KINDS]
     for task, args in sends:
         task_id = uuid.uuid4().hex
         ledger.note_poll(task_id, task, args)  # sent again by the workers' sweep if the broker loses it

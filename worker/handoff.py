@@ -45,6 +45,7 @@ from worker.frontier import Entry
 from worker.logs import get_logger
 from worker.politeness import FeedBackoff
 from worker.redisconn import as_str
+from worker.source_schedule import SourceSchedule
 from worker.sources import Found, Request, kind_of
 from worker.sources import feed as feed_kind
 from worker.textsig import url_hash
@@ -145,7 +146,12 @@ class HandOff:
         """
         source = self.settings.source(name)
         backoff = FeedBackoff(self.r, self.keys.prefix, self.settings.fetch.feed_backoff_max_seconds)
+        schedule = SourceSchedule(self.r, self.keys)
         skipped = {"source": name, "feed_url": source.feed_url, "found": 0, "seen": 0, "new": 0}
+        due_in = schedule.due_in(source) if run_id is None else 0.0
+        if due_in > 0:  # the beat fires at the least interval; this source's is longer now
+            log.debug("poll_not_due", source=name, seconds=round(due_in))
+            return skipped | {"skipped": "not_due", "next_poll_in_seconds": round(due_in)}
         wait_s = backoff.remaining(name, source.interval_seconds)
         if wait_s > 0:  # it kept failing: polled less often until it answers again
             summary = skipped | {"skipped": "backoff", "next_poll_in_seconds": round(wait_s)}
@@ -169,14 +175,48 @@ class HandOff:
                 def fetch(state: dict[str, str], request: Request = request) -> Found:
                     return kind.poll(self.ctx, source, request, state)
 
-                parts.append(self.poll_request(fetch, request.url, name, run_id=None, token=token))
+                parts.append(
+                    self.poll_request(fetch, request.url, name, run_id=run_id, token=token, part=True)
+                )
             polled = merge_summaries(name, parts)
             self.save_source_status(name, polled)
+            schedule.record(source, polled.get("new", 0), polled.get("error"))
             self.ctx.recorder.run_poll_done(run_id, source.feed_url, polled)
             backoff.record(name, source.interval_seconds, polled.get("error"), polled.get("retry_after"))
             return polled
         finally:
             self.ctx.scripts.release(keys=[lock], args=[token])
+
+    # ---- an ad-hoc search ---------------------------------------------------------------
+    def poll_search(
+        self, kind: str, query: str, lang: str | None, run_id: str | None, token: str
+    ) -> dict[str, Any]:
+        """``ingest fetch --query``: one search of ``kind``, at the endpoint (and pace) of the
+        configured source of that kind if there is one, else the service's public one."""
+        from worker.settings import SourceSettings
+
+        like = next((s for s in self.settings.sources if s.kind == kind), None)
+        source = SourceSettings(
+            name=f"adhoc:{kind}",
+            kind=kind,  # type: ignore[arg-type]
+            url=like.url if like else None,
+            query=query,
+            lang=lang,
+            request_interval_seconds=like.request_interval_seconds if like else None,
+        )
+        parts = []
+        for request in kind_of(source).requests(source):
+
+            def fetch(state: dict[str, str], request: Request = request) -> Found:
+                return kind_of(source).poll(self.ctx, source, request, state)
+
+            parts.append(
+                self.poll_request(fetch, request.url, source.name, run_id=run_id, token=token, part=True)
+            )
+        polled = merge_summaries(source.name, parts)
+        self.save_source_status(source.name, polled)
+        self.ctx.recorder.run_poll_done(run_id, f"query:{kind}", polled)
+        return polled
 
     # ---- any feed -----------------------------------------------------------------------
     def poll_and_hand_on(self, feed_url: str, source: str, run_id: str | None, token: str) -> dict[str, Any]:
@@ -195,9 +235,11 @@ class HandOff:
         *,
         run_id: str | None,
         token: str,
+        part: bool = False,
     ) -> dict[str, Any]:
         """One request of a poll: fetch its items, hand the new ones on; a failing request
-        ends in a recorded poll (its summary says why), never in an exception.
+        ends in a recorded poll (its summary says why), never in an exception. ``part``:
+        one of a source's requests (the poll as a whole is recorded, by its caller).
 
         Redis outages are raised (the caller waits for Redis and runs this again).
         """
@@ -217,17 +259,17 @@ class HandOff:
                 retry_after=getattr(exc, "retry_after", None),
             )
             summary = empty.summary()
-            if run_id is not None:  # an ad-hoc feed: its own status (a source's is its poll's)
+            if not part:  # an ad-hoc feed: its own status
                 self.save_source_status(source, summary)
-            self.ctx.recorder.run_poll_done(run_id, url, summary)
+                self.ctx.recorder.run_poll_done(run_id, url, summary)
             log.warning("poll_failed", source=source, url=url, reason=exc.reason, error=str(exc)[:300])
             return summary
         self.hand_on(result.items, run_id, claimed=True)
         self.save_poll(result, error=result.error)
         summary = result.summary()
-        if run_id is not None:
+        if not part:
             self.save_source_status(source, summary)
-        self.ctx.recorder.run_poll_done(run_id, url, summary)
+            self.ctx.recorder.run_poll_done(run_id, url, summary)
         log.info("polled", **{k: v for k, v in summary.items() if k != "message"})
         return summary
 
@@ -316,16 +358,34 @@ class HandOff:
         pipe.execute()
 
     def save_source_status(self, source: str, summary: dict[str, Any]) -> None:
-        """A source's last poll, as ``ingest status`` shows it."""
+        """A source's last poll and its totals, as ``ingest status`` shows them (the
+        articles queued from it are counted by the decide script)."""
         error = summary.get("error")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        key = self.keys.source(source)
         status: dict[Any, Any] = {
-            "last_poll_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "last_poll_at": now,
             "last_status": error or ("not_modified" if summary.get("not_modified") else "ok"),
             "feed_url": summary.get("feed_url", ""),
         }
-        if not error:
-            status |= {"last_found": str(summary.get("found", 0)), "last_new": str(summary.get("new", 0))}
-        self.r.hset(self.keys.source(source), mapping=status)
+        if error:
+            status["last_error"] = f"{now} {error}: {summary.get('message', '')}"[:400]
+        else:
+            status |= {
+                "last_success_at": now,
+                "last_found": str(summary.get("found", 0)),
+                "last_new": str(summary.get("new", 0)),
+            }
+        if summary.get("errors"):  # some of its requests failed, not all
+            status["last_error"] = (
+                f"{now} " + ", ".join(f"{u}: {e}" for u, e in summary["errors"].items())[:380]
+            )
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hset(key, mapping=status)
+        pipe.hincrby(key, "total_polls", 1)
+        pipe.hincrby(key, "total_found", int(summary.get("found", 0)))
+        pipe.hincrby(key, "total_new", int(summary.get("new", 0)))
+        pipe.execute()
 
     def release_claims(self, items: list[Item]) -> None:
         if items:

@@ -8,7 +8,7 @@ The decide script (``lua/decide.lua``) builds the dedup index's keys itself from
 the same prefix, because a script must not reach keys it was not told about
 in a clustered Redis and we run on a standalone one; :class:`Keys` lists those
 names too (``urls``, ``syndicated``, ``copies``, ``docs_count``, ``seeds``,
-``records``; and ``failed`` and ``heal``, from which a forced attempt that succeeds
+``records``, ``source``; and ``failed`` and ``heal``, from which a forced attempt that succeeds
 removes the item), and the script's header says the same.
 
 ====================================  =======  ==========================================
@@ -30,7 +30,8 @@ key                                   type     what
 ``polls``                             hash     task id -> an ad-hoc poll sent, not finished yet
 ``claim:<url key>``                   string   a poll task's claim on a new item
 ``lock:poll:<source>``                string   the poll task running for a source
-``source:<name>``                     hash     a source's last poll, failures, backoff
+``source:<name>``                     hash     a source's last poll, totals (total_queued:
+                                               decide.lua), interval, failures, backoff
 ``feed:<url hash>``                   hash     a source request's validators, last success
 ``gnews:<id hash>``                   string   a Google News id's publisher URL (or "!")
 ``run:<id>:items|pending|polls``      hash...  an ad-hoc run's outcomes, for ``--wait``

@@ -65,6 +65,10 @@ class SourceSettings(_Section):
     queries: dict[str, str] = Field(default_factory=dict)
     site: str | None = None  # sitemap: the site whose robots.txt lists its sitemaps
     interval_seconds: int = Field(default=900, ge=10)
+    # the interval adapts to how often the source has news (worker/source_schedule.py),
+    # within these; default: half and four times interval_seconds
+    min_interval_seconds: int | None = Field(default=None, ge=10)
+    max_interval_seconds: int | None = Field(default=None, ge=10)
     # the least time between two requests of this source to its host (GDELT asks for 5 s);
     # the host's shared pace (fetch.per_domain_requests_per_second, Crawl-delay) holds too
     request_interval_seconds: float | None = Field(default=None, gt=0, le=600)
@@ -101,6 +105,12 @@ class SourceSettings(_Section):
             if u and not u.startswith(("http://", "https://")):
                 raise ValueError(f"source {self.name!r}: {u!r} is not an http(s) URL")
         return self
+
+    @property
+    def interval_bounds(self) -> tuple[float, float]:
+        lo = self.min_interval_seconds or max(10, self.interval_seconds // 2)
+        hi = self.max_interval_seconds or self.interval_seconds * 4
+        return float(min(lo, self.interval_seconds)), float(max(hi, self.interval_seconds))
 
     @property
     def searches(self) -> list[tuple[str | None, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -66,8 +67,22 @@ def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
     stats = {_s(name): int(v) for name, v in client.hgetall(k.stats).items()}
     sources = {}
     for src in s.sources:
-        info = {_s(f): _s(v) for f, v in client.hgetall(k.source(src.name)).items()}
-        sources[src.name] = {"interval_seconds": src.interval_seconds, "enabled": src.enabled, **info}
+        info: dict[str, Any] = {_s(f): _s(v) for f, v in client.hgetall(k.source(src.name)).items()}
+        if "interval_seconds" in info:  # the adapted one (worker/source_schedule.py)
+            info["interval_now"] = info.pop("interval_seconds")
+        if info.get("next_poll_at"):
+            info["next_poll_at"] = datetime.fromtimestamp(float(info["next_poll_at"]), UTC).isoformat(
+                timespec="seconds"
+            )
+        for field in ("total_polls", "total_found", "total_new", "total_queued", "failures"):
+            if field in info:
+                info[field] = int(info[field])
+        sources[src.name] = {
+            "kind": src.kind,
+            "interval_seconds": src.interval_seconds,
+            "enabled": src.enabled,
+            **info,
+        }
     failures = [json.loads(x) for x in client.lrange(k.failures, 0, 9)]
     return {
         "stream": {
@@ -178,7 +193,14 @@ def format_status(st: dict[str, Any]) -> str:
         if int(info.get("failures") or 0):  # a failing source backs off (worker/politeness.py)
             counts += f" failures={info['failures']}"
             counts += f" next poll after {info['next_poll_after']}" if info.get("next_poll_after") else ""
-        out.append(f"  {name:<16} every {info['interval_seconds']}s  last poll {last} {state}{counts}")
+        every = f"every {info['interval_seconds']}s"
+        if info.get("interval_now") and info["interval_now"] != str(info["interval_seconds"]):
+            every += f" (now {info['interval_now']}s)"
+        out.append(f"  {name:<16} {every}  last poll {last} {state}{counts}")
+        totals = " ".join(f"{k}={info.get('total_' + k, 0)}" for k in ("polls", "found", "new", "queued"))
+        out.append(f"  {'':<16} totals {totals}; last success {info.get('last_success_at', 'never')}")
+        if info.get("last_error"):
+            out.append(f"  {'':<16} last error {info['last_error']}")
     if st["most_syndicated"]:
         out.append("most syndicated (copies found, latest copy):")
         for m in st["most_syndicated"]:

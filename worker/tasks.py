@@ -112,6 +112,18 @@ def poll_feed(self: Any, feed_url: str, run_id: str | None = None, source: str =
     return summary
 
 
+@app.task(bind=True, name="worker.tasks.poll_search")
+def poll_search(
+    self: Any, kind: str, query: str, lang: str | None = None, run_id: str | None = None
+) -> dict[str, Any]:
+    """An ad-hoc search (``ingest fetch --query``) of one search kind."""
+    handoff = HandOff(context())
+    token = self.request.id or ""
+    summary = through_redis_outages(lambda: handoff.poll_search(kind, query, lang, run_id, token))
+    _poll_done(token)
+    return summary
+
+
 def _poll_done(task_id: str) -> None:
     """A poll noted by ``ingest fetch`` finished: forget it (worker.polls)."""
     ctx = context()

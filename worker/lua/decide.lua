@@ -16,7 +16,8 @@
 --   e<N>:txt:*         bucket table of exact-text entries
 --   e<N>:syndicated    zset   doc id -> copies found in this epoch
 --   e<N>:failed        hash   url key (hex) -> failed item (written by mark.lua; removed here)
--- and prefix .. "heal", a zset of url keys (hex) -> when a failed item is tried again.
+-- and prefix .. "heal", a zset of url keys (hex) -> when a failed item is tried again;
+-- prefix .. "source:" .. source counts the articles queued from each source (total_queued).
 -- Records: doc id -> fixed-size record (signature, shingle count, kind, time,
 -- stream id, text hash) in string sig:<id // shard> (articles) or hash seedrec (seeds).
 --
@@ -414,6 +415,9 @@ else
   redis.call("HSET", urls, url_key, "q:" .. id)
   expire(urls)
   redis.call("HINCRBY", prefix .. "stats", "queued", 1)
+  if type(source) == "string" and source ~= "" then
+    redis.call("HINCRBY", prefix .. "source:" .. source, "total_queued", 1)  -- ingest status
+  end
   forget_replaced()
 end
 local kind = (mode == "seed") and "s" or "a"

@@ -1,0 +1,116 @@
+"""Sources polled by the running service: the first round at the scheduler's start, an
+ad-hoc search across the search kinds, and what ``ingest status`` and ``ingest sources``
+show; real worker and beat processes, local servers speaking each source's format."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import redis
+
+from tests.conftest import Service
+from tests.support.newsapis import GoogleNews, fixture
+from tests.support.webserver import FixtureServer, send
+
+BOUND_SECONDS = 90  # an upper bound for events that take a second or two; never a timing check
+
+
+def _wait_until(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + BOUND_SECONDS
+    while not check():
+        assert time.monotonic() < deadline, f"not within {BOUND_SECONDS}s: {what}"
+        time.sleep(0.2)
+
+
+def test_the_scheduler_polls_every_source_when_it_starts_not_one_interval_later(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    # the env's one source, local-rss, has an interval of an hour
+    service.start_worker()
+    service.start_beat()
+
+    _wait_until(lambda: r.hget(f"{prefix}source:local-rss", "last_poll_at") is not None, "the first poll")
+
+    assert web.count("/feeds/topic.rss") == 1
+
+
+def _search_services(web: FixtureServer) -> tuple[GoogleNews, list[dict[str, str]]]:
+    google = GoogleNews(
+        web,
+        {"CBMiAU_yqLNewStyleTwo": web.url("/news/on-topic-2.html"), "CBMiAU_yqLNewStyleThree": None},
+        old_url=web.url("/news/on-topic-1.html"),
+    )
+    bing = fixture(web, "bing-news-search.rss")
+    web.route("/news/search", lambda req: send(req, 200, bing, "application/rss+xml"))
+    gdelt_asked: list[dict[str, str]] = []
+    gdelt = fixture(web, "gdelt-artlist.json")
+
+    def gdelt_handler(req: Any) -> None:
+        gdelt_asked.append({k: v[0] for k, v in parse_qs(urlsplit(req.path).query).items()})
+        send(req, 200, gdelt, "application/json")
+
+    web.route("/api/v2/doc/doc", gdelt_handler)
+    return google, gdelt_asked
+
+
+def test_an_ad_hoc_query_searches_every_search_kind_and_decides_what_they_found(
+    service: Service, web: FixtureServer
+) -> None:
+    google, gdelt_asked = _search_services(web)
+    service.env["INGEST_SOURCES"] = json.dumps(
+        [
+            {"name": "g", "kind": "google_news", "url": google.search_url, "query": "x", "enabled": False},
+            {"name": "b", "kind": "bing_news", "url": web.url("/news/search"), "query": "x", "enabled": 0},
+            {
+                "name": "d",
+                "kind": "gdelt",
+                "url": web.url("/api/v2/doc/doc"),
+                "query": "x",
+                "request_interval_seconds": 0.01,
+                "enabled": False,
+            },
+        ]
+    )
+    service.start_worker()
+
+    summary = service.fetch_wait("--query", "Китай Беларусь армия", "--lang", "ru")
+
+    assert summary["complete"]
+    assert len(summary["polls"]) == 3
+    assert gdelt_asked[0]["query"] == "Китай Беларусь армия sourcelang:russian"
+    # google: the old-style id and one decoded (one undecodable); bing: on-topic 1 and 3; gdelt:
+    # on-topic 1 and 2: three articles, each fetched once, at the publisher's URL
+    decided = sum(summary[k] for k in ("queued", "duplicate", "off_topic", "failed"))
+    assert decided == 3
+    assert [web.count(f"/news/on-topic-{n}.html") for n in (1, 2, 3)] == [1, 1, 1]
+
+
+def test_status_shows_each_sources_last_poll_totals_and_interval(service: Service) -> None:
+    service.start_worker()
+    service.fetch_wait("--all")
+
+    status = json.loads(service.ingest("status", "--json").stdout)
+
+    src = status["sources"]["local-rss"]
+    assert (src["last_status"], src["total_polls"], src["total_found"], src["total_new"]) == ("ok", 1, 10, 10)
+    assert src["total_queued"] == 5
+    assert src["last_success_at"] and src["interval_now"] == "1800"  # halved: it had news
+    text = service.ingest("status").stdout
+    assert "totals polls=1 found=10 new=10 queued=5" in text
+
+
+def test_sources_lists_the_urls_each_poll_requests(service: Service) -> None:
+    service.env["INGEST_SOURCES"] = json.dumps(
+        [{"name": "g", "kind": "google_news", "queries": {"en": "China Belarus", "pl": "Chiny Białoruś"}}]
+    )
+
+    listed = json.loads(service.ingest("sources", "--json").stdout)
+
+    assert [r["url"] for r in listed[0]["requests"]] == [
+        "https://news.google.com/rss/search?q=China+Belarus&hl=en-US&gl=US&ceid=US%3Aen",
+        "https://news.google.com/rss/search?q=Chiny+Bia%C5%82oru%C5%9B&hl=pl&gl=PL&ceid=PL%3Apl",
+    ]
