@@ -182,7 +182,7 @@ def test_fetch_without_feed_url_or_all_exits_with_usage(service: Service) -> Non
 
     assert res.returncode == 2
     assert "Usage:" in res.stderr
-    assert "give --feed URL, --url URL or --all" in res.stderr
+    assert "give --feed URL, --url URL, --query TEXT or --all" in res.stderr
 
 
 def test_fetch_of_a_javascript_url_is_rejected_and_sends_nothing(

@@ -402,5 +402,5 @@ def test_source_that_keeps_failing_is_skipped_while_it_backs_off_and_status_show
     assert [p.get("error") or p.get("skipped") for p in polls] == ["http_500", "http_500", "backoff"]
     assert len(calls) == 2
     flaky = json.loads(service.ingest("status", "--json").stdout)["sources"]["flaky"]
-    assert flaky["failures"] == "2" and flaky["next_poll_after"]
+    assert flaky["failures"] == 2 and flaky["next_poll_after"]
     assert f"failures=2 next poll after {flaky['next_poll_after']}" in service.ingest("status").stdout

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -167,6 +168,20 @@ def test_google_429_makes_the_source_back_off_and_the_undecoded_items_wait_for_t
 
     assert second["new"] == 2 and "error" not in second
     assert sorted(queued(ctx)) == sorted(web.url(f"/news/on-topic-{n}.html") for n in (1, 2, 3))
+
+
+def test_google_decoding_stops_when_the_polls_time_for_it_is_spent(
+    make_ctx: MakeCtx, google: GoogleNews, web: FixtureServer
+) -> None:
+    from worker.sources.google_news import Decoder
+
+    ctx = make_ctx(google_source(google))
+    links = [web.url(f"/rss/articles/{i}?oc=5") for i in (google.old_id, "CBMiAU_yqLNewStyleTwo")]
+
+    decoded = Decoder(ctx, google.search_url, None, deadline=time.monotonic() - 1).decode(links)
+
+    assert decoded == {links[0]: web.url("/news/on-topic-1.html")}  # the old-style id needs no request
+    assert web.paths("/rss/articles/") == [] and google.batches == []
 
 
 def test_a_google_search_per_language_uses_that_editions_parameters(google: GoogleNews) -> None:
@@ -401,6 +416,27 @@ def test_a_gzipped_sitemap_bomb_is_refused_and_the_other_sitemaps_go_on(
 
     assert summary["problems"] == {"sitemap_too_large": 1}
     assert summary["new"] == 2
+
+
+def test_a_fifty_megabyte_sitemap_is_cut_at_the_cap_and_its_first_entries_read(
+    make_ctx: MakeCtx, web: FixtureServer
+) -> None:
+    recent = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
+    entry = f"<url><loc>{web.base}/news/story-{{n}}.html</loc><lastmod>{recent}</lastmod></url>"
+    head = '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+    body = (head + "".join(entry.format(n=n) for n in range(600_000)) + "</urlset>").encode()
+    assert len(body) > 50_000_000
+    web.route("/big.xml", lambda req: send(req, 200, body, "application/xml"))
+    ctx = make_ctx(
+        {"name": "big", "kind": "sitemap", "url": web.url("/big.xml")},
+        INGEST_FETCH__MAX_FEED_BYTES="1000000",
+        INGEST_FETCH__MAX_ITEMS_PER_POLL="50",
+    )
+
+    summary = poll(ctx, "big")
+
+    assert summary["problems"] == {"sitemap_truncated": 1}
+    assert summary["new"] == 50 and "error" not in summary
 
 
 # ---- feeds ------------------------------------------------------------------------------

@@ -15,7 +15,9 @@ decoded once whatever the number of polls, workers or machines. Google answers 4
 after a burst: then the poll stops decoding, hands on what it has, and the items not
 decoded yet wait for the next poll (the feed's validators are not kept, so it is read
 again), while the source backs off. An id that cannot be decoded is counted as
-``gnews_undecodable`` and left out; it is asked again after ``UNDECODABLE_TTL``.
+``gnews_undecodable`` and left out; it is asked again after ``UNDECODABLE_TTL``. A poll
+decodes for at most half its task's time limit (shared by its languages); what is left
+waits for the next poll in the same way, so a backlog is worked off over several polls.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -198,7 +202,10 @@ def poll(ctx: Context, source: SourceSettings, request: Request, state: dict[str
         return Found(not_modified=True, validators=feed_kind.validators(res))
     items = feed_kind.parse(ctx, res, source.name)
     found = Found(validators=feed_kind.validators(res), found=len(items))
-    decoder = Decoder(ctx, request.url, source.request_interval_seconds)
+    # a poll decodes for at most half its task's time limit, shared by its languages: at
+    # one request a second to Google, a backlog is worked off over several polls
+    budget = ctx.settings.worker.task_soft_time_limit_seconds / 2 / max(1, len(source.searches))
+    decoder = Decoder(ctx, request.url, source.request_interval_seconds, deadline=time.monotonic() + budget)
     decoded = decoder.decode([i.url for i in items])
     for item in items:
         target = decoded.get(item.url)
@@ -226,7 +233,7 @@ def poll(ctx: Context, source: SourceSettings, request: Request, state: dict[str
 class Decoder:
     """Decodes Google News links for one poll: the cache, then Google, in its pace."""
 
-    def __init__(self, ctx: Context, search_url: str, min_interval: float | None):
+    def __init__(self, ctx: Context, search_url: str, min_interval: float | None, deadline: float = math.inf):
         self.ctx = ctx
         self.r = ctx.redis
         self.keys = ctx.keys
@@ -236,6 +243,7 @@ class Decoder:
         self.locale = "&".join(f"{k}={quote_plus(qs[k][0])}" for k in ("hl", "gl", "ceid") if k in qs)
         self.min_interval = min_interval
         self.stopped: IngestError | None = None  # Google asked us to slow down
+        self.deadline = deadline  # time.monotonic(): no request to Google after it (the rest wait)
 
     def _cache_key(self, art_id: str) -> str:
         return self.keys.gnews_url(hashlib.sha1(art_id.encode()).hexdigest())
@@ -259,7 +267,7 @@ class Decoder:
                 todo.append((link, art_id))
         signed: list[tuple[str, str, str, str]] = []
         for link, art_id in todo:
-            if self.stopped is not None:
+            if self.stopped is not None or time.monotonic() > self.deadline:
                 break
             sig = self._signature(art_id)
             if sig is None:

@@ -4,7 +4,8 @@ Many outlets list their newest articles as ``<news:news>`` entries (publication 
 language, publication_date, title, keywords). ultimate-sitemap-parser parses each
 document (expat; it refuses DTDs and entities); we fetch them ourselves, so every
 request has our SSRF guard, caps, timeouts and the host's pace, and a gzipped sitemap
-is inflated only up to ``fetch.max_feed_bytes``.
+is inflated only up to ``fetch.max_feed_bytes``; a longer document is cut there and
+the entries before the cut are read (``sitemap_truncated``).
 
 An index is followed down ``max_depth`` levels, newest children first (by their
 ``<lastmod>``), ``max_sitemaps`` documents at most per poll, each once (an index that
@@ -124,6 +125,9 @@ def poll(ctx: Context, source: SourceSettings, request: Request, state: dict[str
             problems[f"sitemap_{exc.reason}"] += 1
             log.info("sitemap_failed", source=source.name, url=url, reason=exc.reason)
             continue
+        if len(res.content) >= cap:  # cut at the cap: the entries before the cut are read
+            problems["sitemap_truncated"] += 1
+            log.warning("sitemap_truncated", source=source.name, url=url, max_bytes=cap)
         doc = sitemap_from_str(body.decode("utf-8", "replace"))
         if isinstance(doc, InvalidSitemap):
             if depth == 0 and not guessed and len(start) == 1:
