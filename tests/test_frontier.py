@@ -233,6 +233,15 @@ def test_a_slow_answer_moves_the_delay_half_way_towards_its_latency() -> None:
     assert next_delay(1.0, 1.0, latency=5.0, max_delay=60) == 3.0
 
 
+def test_with_more_requests_allowed_in_flight_the_delay_follows_latency_over_concurrency() -> None:
+    # a site answering in 0.2 s with 8 requests allowed at once is asked every 0.025 s,
+    # as AutoThrottle's target delay (latency / target concurrency) would have it
+    delay = 0.0001
+    for _ in range(30):
+        delay = next_delay(delay, 0.0001, latency=0.2, max_delay=60, concurrency=8)
+    assert 0.0249 < delay <= 0.025
+
+
 def test_a_recovered_site_comes_back_down_to_its_base() -> None:
     delay = 16.0
     for _ in range(20):

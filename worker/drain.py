@@ -187,6 +187,7 @@ class Drain:
                     rate_limited=rate_limited,
                     retry_after=retry_after,
                     max_delay=fs.max_delay_seconds,
+                    concurrency=fs.per_domain_concurrency,
                 )
             self.frontier.fetched(t, delay=delay, from_now=rate_limited, sent_at=sent_at)
         except redis.RedisError as exc:  # the lease runs out and the sweep frees the site

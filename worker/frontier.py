@@ -20,8 +20,8 @@ Per site (``site`` = :func:`~worker.politeness.domain_of`, the pace's scope):
   the site's robots.txt ``Crawl-delay`` up to ``fetch.max_crawl_delay_seconds``,
   whichever is longer; adapted as its answers come (:func:`next_delay`): doubled on
   429/503 (a ``Retry-After`` wins when longer), moved half-way towards the response
-  time when that exceeds it, back down towards the base as the site recovers; at
-  most ``fetch.max_delay_seconds``.
+  time divided by ``fetch.per_domain_concurrency`` when that exceeds it, back down
+  towards the base as the site recovers; at most ``fetch.max_delay_seconds``.
 
 **Nothing lost, nothing done twice.** Taking an article leases it (``frontier:leases``,
 key -> expiry) to the taker's token; the taking process renews its leases while it
@@ -135,19 +135,24 @@ def next_delay(
     rate_limited: bool = False,
     retry_after: float | None = None,
     max_delay: float,
+    concurrency: int = 1,
 ) -> float:
     """A site's delay after an answer (seconds), after Scrapy's AutoThrottle.
 
     ``base`` is the least it may be (our pace, the site's Crawl-delay). 429/503 double
     it (a Retry-After wins when longer); an answer that took ``latency`` moves it
-    half-way towards ``latency`` (a slow site is asked less often, a recovered one
-    comes back down towards ``base``); an error with no answer leaves it as it was.
+    half-way towards ``latency / concurrency`` (AutoThrottle's target delay: with
+    ``concurrency`` requests allowed in flight, a site that answers in ``latency`` is
+    kept at about that many in flight, not at one; a slow site is asked less often, a
+    recovered one comes back down towards ``base``); an error with no answer leaves it
+    as it was.
     """
     if rate_limited:
         return min(max_delay, max(current * 2, base, retry_after or 0.0))
     if latency is None:
         return min(max_delay, max(current, base))
-    return min(max_delay, max(base, (current + max(base, latency)) / 2))
+    target = max(base, latency / max(1, concurrency))
+    return min(max_delay, max(base, (current + target) / 2))
 
 
 class Frontier:
