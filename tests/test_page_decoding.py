@@ -48,6 +48,47 @@ def test_utf8_page_with_a_few_invalid_bytes_stays_utf8() -> None:
     )
 
 
+def test_utf8_page_with_one_accent_and_a_few_invalid_bytes_stays_utf8_not_cp1252() -> None:
+    html = "<html><body><p>" + "Minsk and Beijing talk about the army. " * 30 + "A café near the base.</p>"
+    body = html.encode("utf-8").replace(b"talk about", b"talk\xa0\xff about", 2) + b"</body></html>"
+
+    text = decode_html(body, "utf-8")
+
+    assert "café" in text and "cafÃ©" not in text
+    assert text.count("\ufffd") == 4
+
+
+def test_undeclared_utf8_with_more_valid_characters_than_stray_bytes_stays_utf8() -> None:
+    html = (
+        "<p>" + "Der Minister traf in Minsk ein, sagte ein Sprecher: „Übung“ und „Truppenübungsplatz“. " * 5
+    )
+    body = html.encode("utf-8").replace(b"sagte", b"sa\xffgte", 1)
+
+    text = decode_html(body, None)
+
+    assert "„Übung“" in text and text.count("\ufffd") == 1
+
+
+def test_valid_utf8_served_as_latin1_with_a_meta_utf8_is_utf8() -> None:
+    html = '<html><head><meta charset="utf-8"><title>Минск</title></head><body><p>café, naïve, «Минск»</p>'
+
+    assert decode_html(html.encode("utf-8"), "iso-8859-1") == html
+
+
+def test_a_meta_charset_is_used_when_the_header_names_none() -> None:
+    html = RUSSIAN.replace(
+        "<head>", '<head><meta http-equiv="Content-Type" content="text/html; charset=windows-1251">'
+    )
+
+    assert decode_html(html.encode("cp1251"), None) == html
+
+
+def test_a_latin1_label_is_read_as_windows_1252_as_browsers_do() -> None:
+    html = "<p>The ministry’s “statement” — in full.</p>" * 3
+
+    assert decode_html(html.encode("cp1252"), "iso-8859-1") == html
+
+
 def test_unknown_declared_charset_falls_back_to_the_bytes_themselves() -> None:
     assert decode_html(RUSSIAN.encode("utf-8"), "x-no-such-charset") == RUSSIAN
 

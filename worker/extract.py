@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -45,32 +47,65 @@ class Extracted:
     description: str | None = None
 
 
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.I)
+
+
+def meta_charset(body: bytes) -> str | None:
+    """The charset a page's own ``<meta>`` declares in its first 4 KB (as browsers prescan)."""
+    m = _META_CHARSET.search(body[:4096])
+    return m.group(1).decode("ascii").lower() if m else None
+
+
+def _is_utf8(label: str | None) -> bool:
+    return (label or "").lower().replace("_", "-") in ("utf-8", "utf8")
+
+
+# labels the WHATWG Encoding Standard reads as windows-1252, as every browser does
+_WINDOWS_1252 = {"iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "ascii", "us-ascii", "cp819", "ibm819"}
+
+
 def decode_html(body: bytes, declared: str | None) -> str:
-    """Decode a page: the declared charset when it decodes cleanly, else detection."""
-    if declared:
-        try:
-            return body.decode(declared)
-        except (LookupError, UnicodeDecodeError):
-            pass
+    """Decode a page from its bytes, as browsers and charset detectors do.
+
+    * Bytes that are valid UTF-8 are UTF-8, whatever the header or ``<meta>`` says:
+      text in a legacy code page is almost never valid UTF-8 by accident, while a
+      server that labels every page ``iso-8859-1`` is common.
+    * Bytes that are mostly UTF-8 stay UTF-8, the stray bytes replaced (U+FFFD):
+      re-reading the whole page as a legacy code page would garble every accent
+      ("cafÃ©"). Mostly: declared UTF-8 (header or ``<meta>``) and holding at least
+      one valid multi-byte character, or undeclared and holding one per two stray bytes.
+    * Otherwise the declared charset (the HTTP header's, else the page's ``<meta>``)
+      when it decodes cleanly, else detection (charset-normalizer).
+    """
+    if body.startswith(b"\xef\xbb\xbf"):
+        return body[3:].decode("utf-8", errors="replace")
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
-        # UTF-8 with a few stray bytes stays UTF-8: detection would re-read all of it as a legacy code page
-        text = body.decode("utf-8", errors="replace")
-        bad = text.count("\ufffd")
-        non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
-        if non_ascii - bad >= 10 * bad:
-            return text
-        guesses = from_bytes(body[:200_000])
-        best = guesses.best()
-        encoding = best.encoding if best else "cp1252"
-        # on a tie (English text with a few accents fits cp1250/1252/1257 alike) the web's usual one wins
-        if best and any(
-            g.encoding == "cp1252" and g.chaos <= best.chaos and g.coherence >= best.coherence
-            for g in guesses
-        ):
-            encoding = "cp1252"
-        return body.decode(encoding, errors="replace")
+        pass
+    text = body.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    good = len(text) - len(text.encode("ascii", errors="ignore")) - bad  # valid multi-byte characters
+    labels = (declared, meta_charset(body))
+    # declared UTF-8 with one valid multi-byte character: UTF-8 (a legacy page almost never
+    # holds one by accident); undeclared: when there is one per two stray bytes
+    if good and (any(_is_utf8(label) for label in labels) or 2 * good >= bad):
+        return text
+    for label in labels:
+        if label and not _is_utf8(label):
+            try:
+                return body.decode("cp1252" if label.lower() in _WINDOWS_1252 else label)
+            except (LookupError, UnicodeDecodeError):
+                pass
+    guesses = from_bytes(body[:200_000])
+    best = guesses.best()
+    encoding = best.encoding if best else "cp1252"
+    # on a tie (English text with a few accents fits cp1250/1252/1257 alike) the web's usual one wins
+    if best and any(
+        g.encoding == "cp1252" and g.chaos <= best.chaos and g.coherence >= best.coherence for g in guesses
+    ):
+        encoding = "cp1252"
+    return body.decode(encoding, errors="replace")
 
 
 def extract(html: str, url: str | None = None, *, min_words: int = 30) -> Extracted:
