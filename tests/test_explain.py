@@ -79,7 +79,43 @@ def test_explain_prints_verdict_thresholds_and_relevance(
     out = service.ingest("explain", str(REPUBLISHED)).stdout
     assert "verdict: DUPLICATE by near of seed 000_663d425c6dff775c" in out
     assert "thresholds: similarity >= 0.5 or containment >= 0.8" in out
-    assert "relevance: 1.0 (on topic" in out
+    assert "relevance: 1.00 >= threshold 0.50: ON TOPIC (language en; terms matched in en" in out
+    assert "    china: " in out and "China (lead 2 body 25)" in out
+    assert "    nearest seed or description: seed Chinese defense minister visits Belarus" in out
+
+
+OFF_TOPIC_TRADE = (
+    "Belarus and China signed deals on potash, tractors and dairy exports in Minsk on Tuesday.\n"
+    "The Chinese side will buy more Belarusian milk powder and beef, the ministry said.\n"
+    "Beijing and Minsk also agreed to open a second direct flight and to expand the industrial park."
+)
+
+
+def test_explain_calls_an_off_topic_text_off_topic_not_new(
+    service: Service, r: redis.Redis, prefix: str, tmp_path: Path
+) -> None:
+    _seeded(r, prefix)
+    f = tmp_path / "trade.txt"
+    f.write_text(OFF_TOPIC_TRADE)
+    [e] = _explain(service, str(f))
+    assert e["verdict"] == "off_topic" and e["dedup_verdict"] == "new"
+    assert e["relevance"]["on_topic"] is False and e["relevance"]["why"] == "no mention of military"
+    out = service.ingest("explain", str(f)).stdout
+    assert "verdict: OFF TOPIC (as a text, dedup alone would say new)" in out
+    assert "OFF TOPIC" in out and "military: -" in out
+
+
+def test_explain_json_carries_score_threshold_terms_seed_and_language(
+    service: Service, r: redis.Redis, prefix: str
+) -> None:
+    _seeded(r, prefix)
+    [e] = _explain(service, str(ROOT / "tests" / "fixtures" / "site" / "on-topic-4.html"))
+    rel = e["relevance"]
+    assert rel["on_topic"] is True and rel["score"] >= rel["threshold"] == 0.5
+    assert rel["language"] == "en" and rel["term_languages"].get("en", 0) > 0
+    assert set(rel["terms"]) == {"china", "belarus", "military"}
+    assert all(set(where) <= {"title", "lead", "body"} for t in rel["terms"].values() for where in t.values())
+    assert rel["nearest_seed"]["name"] and 0 < rel["nearest_seed"]["similarity"] <= 1
 
 
 def test_explain_of_a_missing_file_is_an_error_for_that_input(service: Service, r: redis.Redis) -> None:

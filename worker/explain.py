@@ -9,25 +9,26 @@ from worker import relevance
 from worker.context import Context
 from worker.decisions import outcome_of
 from worker.errors import IngestError
-from worker.extract import decode_html, extract
+from worker.extract import decode_html, detect_language, extract
 from worker.feeds import canonical_url, is_fetchable
 from worker.message import decode
 from worker.textsig import exact_jaccard, normalize, url_hash
 
 
-def _load(ctx: Context, inp: str) -> tuple[str, str | None, str | None]:
-    """(text, canonical URL or None, title) of a URL, an .html file or a .txt file."""
+def _load(ctx: Context, inp: str) -> tuple[str, str | None, str | None, str | None]:
+    """(text, canonical URL or None, title, language) of a URL, an .html file or a .txt file."""
     if is_fetchable(inp):
         page = ctx.fetcher.get(inp)
         ext = extract(decode_html(page.content, page.encoding), url=page.url, min_words=1)
-        return ext.text, canonical_url(inp), ext.title
+        return ext.text, canonical_url(inp), ext.title, ext.language
     path = Path(inp)
     if not path.is_file():
         raise IngestError(f"{inp}: neither an http(s) URL nor a file", reason="bad_input")
     if path.suffix.lower() in (".html", ".htm"):
         ext = extract(decode_html(path.read_bytes(), None), min_words=1)
-        return ext.text, None, ext.title
-    return path.read_text("utf-8", errors="replace"), None, None
+        return ext.text, None, ext.title, ext.language
+    text = path.read_text("utf-8", errors="replace")
+    return text, None, None, detect_language(text)
 
 
 def _text_of(ctx: Context, cand: dict[str, Any]) -> str | None:
@@ -53,11 +54,11 @@ def _with_exact(ctx: Context, cand: dict[str, Any] | None, norm: str) -> dict[st
 
 def explain(ctx: Context, inp: str) -> dict[str, Any]:
     """The verdict for one input against the current index, with the evidence."""
-    text, canon, title = _load(ctx, inp)
+    text, canon, title, language = _load(ctx, inp)
     prep = ctx.index.prepare(text)
     key = url_hash(canon) if canon else url_hash(f"explain:{inp}")
     verdict = ctx.index.check(prep, key)
-    rel = relevance.score(text, ctx.settings.topic, title)
+    rel = relevance.judge(text, title, ctx.settings, language=language)
     d = ctx.settings.dedup
     out: dict[str, Any] = {
         "input": inp,
@@ -66,7 +67,7 @@ def explain(ctx: Context, inp: str) -> dict[str, Any]:
         "short_text": prep.short,
         "content_hash": f"sha256:{prep.content_hash}",
         "thresholds": {"jaccard": d.jaccard_threshold, "containment": d.containment_threshold},
-        "relevance": {"score": rel.score, "on_topic": rel.on_topic, "mentions": rel.mentions},
+        "relevance": rel.to_json(),
     }
     if verdict.status == "seen":
         assert verdict.prior
@@ -91,6 +92,11 @@ def explain(ctx: Context, inp: str) -> dict[str, Any]:
             "nearest_seed": _with_exact(ctx, verdict.nearest_seed, prep.normalized),
             "candidates": [_with_exact(ctx, c, prep.normalized) for c in verdict.candidates],
         }
+    if out["verdict"] in ("new", "duplicate") and not rel.on_topic:
+        # the pipeline judges relevance first: an off-topic page is never queued, nor
+        # compared; what dedup would have said stays as evidence
+        out["dedup_verdict"] = out["verdict"]
+        out["verdict"] = "off_topic"
     dup = out.get("duplicate_of")
     if dup and dup.get("id") is not None:
         out["also_published_by"] = ctx.index.copies(int(dup["id"]))
@@ -104,7 +110,9 @@ def format_explanation(e: dict[str, Any]) -> str:
     lines.append(
         f"  words: {e['word_count']}" + (" (short text: exact match only)" if e["short_text"] else "")
     )
-    v = f"  verdict: {e['verdict'].upper()}"
+    v = f"  verdict: {e['verdict'].replace('_', ' ').upper()}"
+    if e.get("dedup_verdict"):
+        v += f" (as a text, dedup alone would say {e['dedup_verdict']})"
     dup = e.get("duplicate_of")
     if e["verdict"] == "duplicate":
         v += f" by {e['match']}"
@@ -121,15 +129,36 @@ def format_explanation(e: dict[str, Any]) -> str:
         lines.append("  candidates (sharing an LSH band or the exact text):")
         for c in e["candidates"]:
             lines.append("    " + _name(c) + _sims(c))
-    r = e["relevance"]
-    mentions = " ".join(f"{k}={v}" for k, v in r["mentions"].items())
-    lines.append(f"  relevance: {r['score']} ({'on topic' if r['on_topic'] else 'off topic'}; {mentions})")
+    lines.extend(format_relevance(e["relevance"]))
     copies = e.get("also_published_by") or []
     if copies:
         lines.append(f"  also published by ({len(copies)}):")
         for c in copies:
             lines.append(f"    {c.get('url')} ({c.get('source')}, similarity {c.get('similarity')})")
     return "\n".join(lines)
+
+
+def format_relevance(r: dict[str, Any]) -> list[str]:
+    """The relevance evidence, as ``ingest explain`` prints it."""
+    op = ">=" if r["on_topic"] else "<"
+    langs = ", ".join(sorted(r.get("term_languages") or {}, key=lambda k: -r["term_languages"][k]))
+    lines = [
+        f"  relevance: {r['score']:.2f} {op} threshold {r['threshold']:.2f}: "
+        f"{'ON TOPIC' if r['on_topic'] else 'OFF TOPIC'} (language {r.get('language') or 'unknown'}; "
+        f"terms matched in {langs or 'none'})",
+        f"    why: {r['why']}",
+    ]
+    for group, terms in (r.get("terms") or {}).items():
+        found = ", ".join(
+            f"{term} ({' '.join(f'{w} {n}' for w, n in where.items())})" for term, where in terms.items()
+        )
+        lines.append(f"    {group}: {found or '-'}")
+    seed = r.get("nearest_seed")
+    if seed:
+        lines.append(f"    nearest seed or description: {seed['name']}: similarity {seed['similarity']:.2f}")
+    parts = ", ".join(f"{k} {v:.2f}" for k, v in (r.get("parts") or {}).items())
+    lines.append(f"    parts: {parts}")
+    return lines
 
 
 def _name(c: dict[str, Any]) -> str:

@@ -48,7 +48,7 @@ def build_message(
         "word_count": word_count,
         "content_hash": f"sha256:{content_hash}",
         "fetched_at": fetched_at,
-        "relevance": {"score": relevance.score, "mentions": relevance.mentions},
+        "relevance": relevance.to_json(),
     }
 
 

@@ -71,7 +71,7 @@ def warm_up(settings: Settings) -> None:
     with contextlib.suppress(NotAnArticle):  # a short page: trafilatura's whole cascade runs
         extract(WARM_UP_PAGE, url="http://example.com/warm-up", min_words=1)
     signature(normalize("warm up"), k=settings.dedup.shingle_words, num_perm=settings.dedup.num_perm)
-    relevance.score_normalized("warm up", settings.topic)
+    relevance.judge("warm up", "warm up", settings)  # the topic's terms and anchors, compiled
 
 
 class Processor:
@@ -128,14 +128,15 @@ class Processor:
         ext = extract(
             decode_html(page.content, page.encoding), url=page.url, min_words=self.settings.extract.min_words
         )
-        norm = normalize(ext.text)  # once, for relevance and dedup alike
-        rel = relevance.score_normalized(f"{normalize(ext.title or '')} {norm}", self.settings.topic)
+        rel = relevance.judge(ext.text, ext.title or item.title, self.settings, language=ext.language)
         index = self.ctx.index
         if not rel.on_topic:
             if not self.ctx.recorder.mark_final(keys, "off_topic", decisions.OFF_TOPIC, replace=force):
                 return self._decided_meanwhile(keys, "off_topic")
-            return Outcome("off_topic", detail={"relevance": rel.score, "mentions": rel.mentions})
-        prep = index.prepare_normalized(norm)
+            return Outcome(
+                "off_topic", detail={"relevance": rel.score, "mentions": rel.mentions, "why": rel.why}
+            )
+        prep = index.prepare_normalized(normalize(ext.text))
         message = build_message(
             item=item,
             item_id=item_id(item),

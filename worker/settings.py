@@ -128,22 +128,79 @@ class SourceSettings(_Section):
         return reqs[0].url if reqs else (self.url or self.site or "")
 
 
+class TopicWeights(_Section):
+    """How the parts of the relevance score add up (worker/relevance.py): title and lead,
+    sentences naming every group, paragraphs naming every group, similarity to the seeds."""
+
+    head: float = Field(default=0.2, ge=0)
+    together: float = Field(default=0.45, ge=0)
+    focus: float = Field(default=0.2, ge=0)
+    seed: float = Field(default=0.15, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> TopicWeights:
+        if self.head + self.together + self.focus + self.seed <= 0:
+            raise ValueError("topic.weights: at least one weight must be above 0")
+        return self
+
+
 class TopicSettings(_Section):
-    """What "on topic" means: every group of terms must be mentioned often enough."""
+    """What "on topic" means, in every language (README: Relevance)."""
 
     name: str
-    # group name -> terms (case-insensitive, matched on word boundaries)
-    groups: dict[str, list[str]] = Field(min_length=1)
-    min_mentions_per_group: int = Field(default=2, ge=1)
-    # share of groups that must be satisfied, 0..1
-    min_score: float = Field(default=1.0, ge=0.0, le=1.0)
+    # short statements of the topic, in any languages: anchors for the similarity besides the seeds
+    description: list[str] = Field(default_factory=list)
+    # group -> language -> terms ("word", "prefix*", "two words"; CJK terms match anywhere);
+    # a plain list of terms is taken as language "any"
+    groups: dict[str, dict[str, list[str]]] = Field(min_length=1)
+    # other parties (language -> terms): a sentence naming crowd_size of them is a list
+    crowd: dict[str, list[str]] = Field(default_factory=dict)
+    crowd_size: int = Field(default=3, ge=1)
+    # an article whose sentences about the pair name this many other parties in all is a
+    # multilateral story: its score is multiplied by crowd_article_factor
+    crowd_article: int = Field(default=4, ge=1)
+    crowd_article_factor: float = Field(default=0.6, ge=0, le=1)
+    # the score is multiplied by this when the title and lead do not name every group
+    lead_missing: float = Field(default=0.5, ge=0, le=1)
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    weights: TopicWeights = TopicWeights()
+    presence_full: float = Field(default=2, gt=0)
+    together_full: float = Field(default=3, gt=0)
+    focus_full: float = Field(default=0.5, gt=0, le=1)
+    # the similarity to the nearest seed or description counts from seed_zero, fully at seed_full
+    seed_zero: float = Field(default=0.1, ge=0, lt=1)
+    seed_full: float = Field(default=0.4, gt=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            old = sorted({"min_mentions_per_group", "min_score"} & set(data))
+            if old:
+                raise ValueError(
+                    f"topic.{', topic.'.join(old)}: replaced by topic.threshold and topic.weights "
+                    "(README: Relevance)"
+                )
+            if float(data.get("seed_zero", 0.1)) >= float(data.get("seed_full", 0.4)):
+                raise ValueError("topic.seed_zero must be below topic.seed_full")
+            groups = data.get("groups")
+            if isinstance(groups, dict):
+                data = {
+                    **data,
+                    "groups": {g: {"any": t} if isinstance(t, list) else t for g, t in groups.items()},
+                }
+        return data
 
     @field_validator("groups")
     @classmethod
-    def _no_empty_group(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
-        for name, terms in v.items():
-            if not terms or any(not t.strip() for t in terms):
+    def _no_empty_group(cls, v: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+        for name, by_lang in v.items():
+            terms = [t for ts in by_lang.values() for t in ts]
+            if not terms or any(not t.strip() or t.strip() == "*" for t in terms):
                 raise ValueError(f"topic group {name!r} needs at least one non-empty term")
+            short = [t for t in terms if t.strip().endswith("*") and len(t.strip()) < 4]
+            if short:
+                raise ValueError(f"topic group {name!r}: prefix terms need 3 letters before the *: {short}")
         return v
 
 
