@@ -109,6 +109,9 @@ class CompiledTopic:
                 cands.sort(key=_rank)
         self.spaceless_re = _alternation(self.spaceless)
         self.crowd_spaceless_re = _alternation(self.crowd_spaceless)
+        # word -> the terms that may start at it (first word matched), ranked; most words have none
+        self._cands: dict[str, tuple[Term, ...]] = {}
+        self._crowd_cands: dict[str, tuple[Term, ...]] = {}
 
     @staticmethod
     def _add(
@@ -124,19 +127,19 @@ class CompiledTopic:
         else:
             exact.setdefault(term.words[0], []).append(term)
 
-    def match(self, folded: str, words: list[str]) -> list[Term]:
+    def match(self, folded: str, words: list[str], spaceless: bool = True) -> list[Term]:
         """The topic's terms in one sentence (folded, and its words): longest first at each
-        word, one term per group at a place."""
-        hits = _match_words(words, self.exact, self.prefixed)
-        if self.spaceless_re is not None and _NO_SPACES.search(folded):
+        word, one term per group at a place. ``spaceless``: the text may hold CJK."""
+        hits = _match_words(words, self.exact, self.prefixed, self._cands)
+        if spaceless and self.spaceless_re is not None and _NO_SPACES.search(folded):
             for m in self.spaceless_re.finditer(folded):
                 hits.extend(self.spaceless[m.group()])
         return hits
 
-    def crowd(self, folded: str, words: list[str]) -> set[str]:
+    def crowd(self, folded: str, words: list[str], spaceless: bool = True) -> set[str]:
         """The other parties a sentence names (their terms as written in the config)."""
-        hits = _match_words(words, self.crowd_exact, self.crowd_prefixed)
-        if self.crowd_spaceless_re is not None and _NO_SPACES.search(folded):
+        hits = _match_words(words, self.crowd_exact, self.crowd_prefixed, self._crowd_cands)
+        if spaceless and self.crowd_spaceless_re is not None and _NO_SPACES.search(folded):
             hits.extend(
                 t for m in self.crowd_spaceless_re.finditer(folded) for t in self.crowd_spaceless[m.group()]
             )
@@ -164,22 +167,39 @@ def _rank(t: Term) -> tuple[int, int]:
     return (-len(t.words), t.order)
 
 
+_CACHE_WORDS = 50_000  # per index: a few MB at most; cleared when full
+
+
+def _candidates(
+    w: str, exact: dict[str, list[Term]], prefixed: dict[str, list[Term]], cache: dict[str, tuple[Term, ...]]
+) -> tuple[Term, ...]:
+    """The terms whose first word matches ``w``, ranked (longest, then first listed)."""
+    hit = cache.get(w)
+    if hit is not None:
+        return hit
+    found = [t for t in exact.get(w, ()) if len(t.words) > 1 or not t.prefix[0]]
+    found += [t for t in prefixed.get(w[:3], ()) if w.startswith(t.words[0])]
+    ranked = tuple(sorted(found, key=_rank))
+    if len(cache) >= _CACHE_WORDS:
+        cache.clear()
+    cache[w] = ranked
+    return ranked
+
+
 def _match_words(
-    words: list[str], exact: dict[str, list[Term]], prefixed: dict[str, list[Term]]
+    words: list[str],
+    exact: dict[str, list[Term]],
+    prefixed: dict[str, list[Term]],
+    cache: dict[str, tuple[Term, ...]],
 ) -> list[Term]:
     hits: list[Term] = []
     free_from: dict[str, int] = {}  # a group's next word not inside its last match
     for i, w in enumerate(words):
-        cands = exact.get(w)
-        more = prefixed.get(w[:3])
+        cands = cache.get(w)
         if cands is None:
-            if more is None:
-                continue
-            cands = more
-        elif more is not None:
-            cands = sorted(cands + more, key=_rank)
+            cands = _candidates(w, exact, prefixed, cache)
         for term in cands:
-            if i >= free_from.get(term.group, 0) and term.matches_at(words, i):
+            if i >= free_from.get(term.group, 0) and (len(term.words) == 1 or term.matches_at(words, i)):
                 hits.append(term)
                 free_from[term.group] = i + len(term.words)
     return hits
@@ -269,14 +289,15 @@ def evaluate(text: str, title: str | None, ct: CompiledTopic) -> tuple[Evidence,
     all_groups = set(ct.groups)
     all_words: list[str] = []
     paras: set[int] = set()
-    for where, para, sentence in _units(text, title):
-        folded = _fold(sentence)
+    text, title = _fold(text), _fold(title or "")
+    spaceless = bool(_NO_SPACES.search(text) or _NO_SPACES.search(title))
+    for where, para, folded in _units(text, title):
         words = _WORD.findall(folded)
         if where != "title":
             all_words.extend(words)
             ev.sentences += 1
             paras.add(para)
-        hits = ct.match(folded, words)
+        hits = ct.match(folded, words, spaceless)
         if not hits:
             continue
         groups = {t.group for t in hits}
@@ -286,7 +307,7 @@ def evaluate(text: str, title: str | None, ct: CompiledTopic) -> tuple[Evidence,
             ev.languages[t.lang] = ev.languages.get(t.lang, 0) + 1
         for g in groups:
             ev.presence[g] += 2 if where == "title" else 1
-        others = ct.crowd(folded, words) if len(groups) >= 2 else set()
+        others = ct.crowd(folded, words, spaceless) if len(groups) >= 2 else set()
         ev.crowd |= others
         if len(others) >= topic.crowd_size:
             ev.crowded += 1
@@ -300,7 +321,7 @@ def evaluate(text: str, title: str | None, ct: CompiledTopic) -> tuple[Evidence,
     ev.paragraphs = len(paras)
     ev.paragraphs_together = sum(1 for gs in para_groups.values() if gs == all_groups)
     ev.head_groups = [g for g in ct.groups if g in head]
-    return ev, features(all_words + _WORD.findall(_fold(title or "")))
+    return ev, features(_WORD.findall(title) + all_words, spaceless)
 
 
 def judge(text: str, title: str | None, settings: Settings, *, language: str | None = None) -> Relevance:

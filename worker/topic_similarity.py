@@ -83,16 +83,25 @@ def stop_words() -> frozenset[str]:
     return frozenset(words)
 
 
-def features(words: list[str]) -> dict[str, float]:
-    """A text's words (folded, as :mod:`worker.relevance` splits them) as a unit vector."""
+FEATURE_WORDS = 600  # the title and the first words: where an article says what it is about
+
+
+def features(words: list[str], spaceless: bool = True) -> dict[str, float]:
+    """A text's words (folded, as :mod:`worker.relevance` splits them) as a unit vector:
+    its first ``FEATURE_WORDS`` words. ``spaceless``: the words may hold CJK runs."""
     stop = stop_words()
-    counts: Counter[str] = Counter()
-    for w in words:
-        if _NO_SPACES.search(w):
-            for run in _NO_SPACES.findall(w):
-                counts.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
-        elif len(w) > 2 and w not in stop and not w.isdigit():
-            counts[w[:STEM]] += 1
+    words = words[:FEATURE_WORDS]
+    if not spaceless:
+        counts = Counter(w[:STEM] for w in words if len(w) > 2 and w not in stop and not w.isdigit())
+    else:
+        counts = Counter()
+        for w in words:
+            runs = _NO_SPACES.findall(w)
+            if runs:
+                for run in runs:
+                    counts.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
+            elif len(w) > 2 and w not in stop and not w.isdigit():
+                counts[w[:STEM]] += 1
     vec = {f: 1.0 + math.log(n) for f, n in counts.items()}
     norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
     return {f: v / norm for f, v in vec.items()}
