@@ -410,9 +410,11 @@ def run_summary(client: redis.Redis, keys: Keys, run_id: str, expected_polls: in
         "found": found,
         "new": found - already_seen,
         "already_seen": already_seen,
-        **{k: counts[k] for k in ("queued", "duplicate", "off_topic", "failed", "pending")},
+        **{k: counts[k] for k in ("queued", "duplicate", "off_topic", "partial", "failed", "pending")},
         "failures": [
-            {"url": it.get("url"), "reason": it.get("reason")} for it in items if it["outcome"] == "failed"
+            {"url": it.get("url"), "reason": it.get("reason"), "outcome": it["outcome"]}
+            for it in items
+            if it["outcome"] in ("failed", "partial")
         ],
     }
     return summary
@@ -449,13 +451,14 @@ def format_summary(s: dict[str, Any]) -> str:
         ("complete" if s["complete"] else "INCOMPLETE (timed out)")
         + f": found={s['found']} new={s['new']} already_seen={s['already_seen']}"
         f" queued={s['queued']} duplicate={s['duplicate']} off_topic={s['off_topic']}"
-        f" failed={s['failed']}" + (f" pending={s['pending']}" if s["pending"] else "")
+        f" partial={s.get('partial', 0)} failed={s['failed']}"
+        + (f" pending={s['pending']}" if s["pending"] else "")
     ]
     for p in s["polls"]:
         state = p.get("error") or p.get("skipped") or ("not modified" if p.get("not_modified") else "ok")
         lines.append(f"  feed {p['feed_url']}: {state} found={p['found']} new={p['new']}")
     for f in s["failures"]:
-        lines.append(f"  failed {f['url']}: {f['reason']}")
+        lines.append(f"  {f.get('outcome', 'failed')} {f['url']}: {f['reason']}")
     return "\n".join(lines)
 
 

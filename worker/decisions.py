@@ -13,15 +13,23 @@ value          decision
 ``d:<id>``     duplicate of document ``id``
 ``s:<id>``     a seed (document ``id``)
 ``o``          off topic
+``p:<reason>`` partial: the page was a wall, not the article (``worker.page_check``)
 ``f:<reason>`` failed, for ``reason`` (``worker.retries``)
 =============  =============================================
 """
 
 from __future__ import annotations
 
-OUTCOMES = ("queued", "duplicate", "off_topic", "failed")
+OUTCOMES = ("queued", "duplicate", "off_topic", "partial", "failed")
 
-_OUTCOME_OF = {"q": "queued", "d": "duplicate", "s": "duplicate", "o": "off_topic", "f": "failed"}
+_OUTCOME_OF = {
+    "q": "queued",
+    "d": "duplicate",
+    "s": "duplicate",
+    "o": "off_topic",
+    "p": "partial",
+    "f": "failed",
+}
 
 
 def queued(doc_id: int | str) -> str:
@@ -39,17 +47,21 @@ def failed(reason: str) -> str:
     return f"f:{reason}"
 
 
+def partial(reason: str) -> str:
+    return f"p:{reason}"
+
+
 def outcome_of(decision: str) -> str:
     """The outcome name of a recorded decision (``q:12`` -> ``queued``)."""
     return _OUTCOME_OF.get(decision[:1], "failed")
 
 
 def failure_reason(decision: str) -> str | None:
-    """The reason of a ``failed`` decision, None for any other."""
-    return decision[2:] if decision.startswith("f:") else None
+    """The reason of a ``failed`` or ``partial`` decision, None for any other."""
+    return decision[2:] if decision.startswith(("f:", "p:")) else None
 
 
 def replaceable(decision: str) -> bool:
-    """May a retry decide this item again? Failed and off-topic items: yes; an article on
-    the stream, a duplicate or a seed: never (nothing is queued twice)."""
-    return decision[:1] in ("f", "o")
+    """May a retry decide this item again? Failed, partial and off-topic items: yes; an
+    article on the stream, a duplicate or a seed: never (nothing is queued twice)."""
+    return decision[:1] in ("f", "o", "p")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import html
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
@@ -37,6 +38,11 @@ class Item:
     via: str | None = None
     publisher: str | None = None
     lang: str | None = None
+    # the size (worker.page_check.text_size) of the feed's own text for the item, its
+    # summary or content:encoded; and that text itself when it is a whole article
+    # (FULL_TEXT_WORDS or more), used when the page turns out to be a wall
+    feed_words: int | None = None
+    feed_text: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,6 +65,31 @@ def canonical_url(url: str) -> str:
 def is_fetchable(url: str) -> bool:
     parts = urlsplit(url.strip())
     return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+FULL_TEXT_WORDS = 150
+FEED_TEXT_MAX_CHARS = 100_000
+_BLOCK_END = re.compile(r"</(?:p|div|h[1-6]|li|blockquote)\s*>|<br\s*/?>", re.I)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _plain(html_text: str) -> str:
+    """A feed's (sanitised) HTML as plain text, one paragraph per line."""
+    text = html.unescape(_TAG.sub(" ", _BLOCK_END.sub("\n", html_text)))
+    return "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
+
+
+def _feed_text(entry: Any) -> tuple[int | None, str | None]:
+    """(size of the item's own text in the feed, that text when it is a whole article)."""
+    from worker.page_check import text_size
+
+    content = " ".join(c.get("value", "") for c in entry.get("content") or [] if isinstance(c, dict))
+    full = _plain(content) if content else ""
+    summary = _plain(entry.get("summary") or "")
+    words = max(text_size(full), text_size(summary))
+    if not words:
+        return None, None
+    return words, (full[:FEED_TEXT_MAX_CHARS] if text_size(full) >= FULL_TEXT_WORDS else None)
 
 
 def _published(entry: Any) -> str | None:
@@ -150,6 +181,7 @@ def parse_feed(body: bytes, *, source: str, base_url: str, max_items: int) -> li
             continue
         seen.add(canon)
         publisher = (entry.get("source") or {}).get("href") or None
+        feed_words, feed_text = _feed_text(entry)
         items.append(
             Item(
                 url=link.strip(),
@@ -159,6 +191,8 @@ def parse_feed(body: bytes, *, source: str, base_url: str, max_items: int) -> li
                 title=(entry.get("title") or None),
                 published_at=_published(entry),
                 publisher=publisher if publisher and is_fetchable(publisher) else None,
+                feed_words=feed_words,
+                feed_text=feed_text,
             )
         )
         if len(items) >= max_items:

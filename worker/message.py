@@ -30,6 +30,7 @@ def build_message(
     content_hash: str,
     fetched_at: str,
     relevance: Relevance,
+    text_source: tuple[str, str | None] = ("page", None),
 ) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
@@ -49,6 +50,9 @@ def build_message(
         "content_hash": f"sha256:{content_hash}",
         "fetched_at": fetched_at,
         "relevance": relevance.to_json(),
+        # "feed": the page was a wall (page_problem says which) and the text is the feed's own
+        "text_source": text_source[0],
+        "page_problem": text_source[1],
     }
 
 

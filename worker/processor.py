@@ -14,11 +14,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from worker import decisions, relevance
+from worker import decisions, page_check, relevance
 from worker.context import Context, item_id, item_key, item_keys
 from worker.dedup import Verdict
 from worker.errors import IngestError, NotAnArticle, PermanentError
-from worker.extract import HTML_TYPES, decode_html, extract
+from worker.extract import HTML_TYPES, Extracted, decode_html, detect_language, extract
 from worker.feeds import Item
 from worker.fetch import FetchResult
 from worker.logs import get_logger
@@ -33,7 +33,7 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class Outcome:
-    outcome: str  # queued | duplicate | off_topic | failed
+    outcome: str  # queued | duplicate | off_topic | partial | failed
     reason: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
     # further keys (the GUID) to record the decision under, and the decision
@@ -115,19 +115,77 @@ class Processor:
         try:
             outcome = self._decide(item, keys, page, force=force)
         except PermanentError as exc:
-            outcome = self.fail(item, exc, run_id=None, force=force, heal_round=heal_round)
+            if exc.reason in page_check.ACCESS_DENIED:  # the site refused the page itself
+                wall = page_check.Wall(exc.reason, str(exc)[:200])
+                outcome = self._behind_wall(item, keys, wall, None, force=force)
+            else:
+                outcome = self.fail(item, exc, run_id=None, force=force, heal_round=heal_round)
         return self.finish(item, run_id, outcome)
 
     def _decide(
         self, item: Item, keys: list[bytes], pending: Future[FetchResult] | None, *, force: bool = False
     ) -> Outcome:
         page = pending.result() if pending is not None else self.fetch_page(item)
-        fetched_at = datetime.now(UTC).isoformat(timespec="seconds")
         if page.content_type not in HTML_TYPES:
             raise NotAnArticle(f"content type {page.content_type!r} is not a page", reason="not_html")
-        ext = extract(
-            decode_html(page.content, page.encoding), url=page.url, min_words=self.settings.extract.min_words
-        )
+        try:
+            ext = extract(
+                decode_html(page.content, page.encoding),
+                url=page.url,
+                min_words=self.settings.extract.min_words,
+            )
+        except NotAnArticle:
+            wall = page_check.wall_of(page.content, None, item.feed_words)
+            if wall is None:
+                raise
+            return self._behind_wall(item, keys, wall, page, force=force)
+        wall = page_check.wall_of(page.content, ext.text, item.feed_words)
+        if wall is not None:
+            return self._behind_wall(item, keys, wall, page, force=force, ext=ext)
+        return self._judge(item, keys, ext, page.url, force=force)
+
+    def _behind_wall(
+        self,
+        item: Item,
+        keys: list[bytes],
+        wall: page_check.Wall,
+        page: FetchResult | None,
+        *,
+        force: bool,
+        ext: Extracted | None = None,
+    ) -> Outcome:
+        """A page that is not the article: the feed's own full text when it has one (the
+        message says so), else the item is recorded ``partial`` with the wall's reason."""
+        log.info("page_not_the_article", url=item.url, reason=wall.reason, detail=wall.detail)
+        if item.feed_text:
+            from_feed = Extracted(
+                title=(ext.title if ext else None) or item.title,
+                authors=ext.authors if ext else [],
+                published_at=(ext.published_at if ext else None) or item.published_at,
+                language=(ext.language if ext else None) or item.lang or detect_language(item.feed_text),
+                text=item.feed_text,
+                site_name=ext.site_name if ext else None,
+            )
+            final_url = page.url if page is not None else item.url
+            return self._judge(
+                item, keys, from_feed, final_url, force=force, text_source=("feed", wall.reason)
+            )
+        if not self.ctx.recorder.mark_final(keys, "partial", decisions.partial(wall.reason), replace=force):
+            return self._decided_meanwhile(keys, "partial")
+        return Outcome("partial", reason=wall.reason, detail={"detail": wall.detail})
+
+    def _judge(
+        self,
+        item: Item,
+        keys: list[bytes],
+        ext: Extracted,
+        final_url: str,
+        *,
+        force: bool,
+        text_source: tuple[str, str | None] = ("page", None),
+    ) -> Outcome:
+        """Relevance, then dedup and publication, of an article's text."""
+        fetched_at = datetime.now(UTC).isoformat(timespec="seconds")
         rel = relevance.judge(ext.text, ext.title or item.title, self.settings, language=ext.language)
         index = self.ctx.index
         if not rel.on_topic:
@@ -140,12 +198,13 @@ class Processor:
         message = build_message(
             item=item,
             item_id=item_id(item),
-            final_url=page.url,
+            final_url=final_url,
             extracted=ext,
             word_count=prep.word_count,
             content_hash=prep.content_hash,
             fetched_at=fetched_at,
             relevance=rel,
+            text_source=text_source,
         )
         verdict = index.commit(
             prep, keys[0], message, now=int(time.time()), url=item.url, source=item.source, replace=force

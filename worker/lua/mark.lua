@@ -9,7 +9,7 @@
 -- ARGV[1] is a JSON header: expire_at (of KEYS[1] and KEYS[5]), trim (failures kept - 1),
 --         decision, outcome ("" = count nothing), failure (JSON, "" = none),
 --         check (true: do nothing when the first key is decided in any live epoch),
---         replace (true: a forced attempt; a failed or off-topic decision, "f:..." or "o",
+--         replace (true: a forced attempt; a failed, partial or off-topic decision, "f:...", "p:..." or "o",
 --         is overwritten, and with check its outcome's counter moves down),
 --         nurls, member (the URL key in hex: the failed hashes' field, heal's member),
 --         record (the failed item's JSON, "" = none: written to KEYS[5]),
@@ -23,10 +23,10 @@ local URLS0, FAILED0 = 5, 5 + nurls  -- KEYS[URLS0 + i], KEYS[FAILED0 + i]: live
 
 local function replaceable(d)
   local c = string.sub(d, 1, 1)
-  return c == "f" or c == "o"
+  return c == "f" or c == "o" or c == "p"
 end
 
-local OUTCOME = {q = "queued", d = "duplicate", s = "duplicate", o = "off_topic", f = "failed"}
+local OUTCOME = {q = "queued", d = "duplicate", s = "duplicate", o = "off_topic", p = "partial", f = "failed"}
 
 local old = nil  -- the replaced decision of the URL key
 if H.check then
