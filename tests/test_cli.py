@@ -111,7 +111,14 @@ def test_status_json_reports_the_stream_length(status: dict[str, Any], ingested:
 
 
 def test_status_json_counts_each_outcome_once(status: dict[str, Any]) -> None:
-    assert status["outcomes"] == {"queued": 5, "duplicate": 3, "off_topic": 1, "failed": 1}
+    assert status["outcomes"] == {
+        "queued": 5,
+        "duplicate": 3,
+        "off_topic": 1,
+        "stale": 0,
+        "partial": 0,
+        "failed": 1,
+    }
 
 
 def test_status_json_reports_the_seeds_in_the_index(status: dict[str, Any]) -> None:
@@ -141,7 +148,7 @@ def test_status_text_mentions_stream_outcomes_seeds_and_failures(ingested: Runni
     out = ingested.service.ingest("status").stdout
 
     assert f"stream {ingested.stream}: 5 articles" in out
-    assert "outcomes: queued=5 duplicate=3 off_topic=1 failed=1" in out
+    assert "outcomes: queued=5 duplicate=3 off_topic=1 stale=0 partial=0 failed=1" in out
     assert "(2 seeds)" in out
     assert f"no_text: {ingested.web.url('/news/no-text.html')}" in out
 
@@ -237,7 +244,7 @@ def test_fetch_text_summary_names_the_counts(refetched: Refetched) -> None:
     res = svc.service.ingest("fetch", "--url", svc.web.url("/news/off-topic-1.html"), "--wait")
 
     assert res.stdout.startswith(
-        "complete: found=1 new=1 already_seen=0 queued=0 duplicate=0 off_topic=1 failed=0"
+        "complete: found=1 new=1 already_seen=0 queued=0 duplicate=0 off_topic=1 stale=0 partial=0 failed=0"
     )
 
 

@@ -410,7 +410,10 @@ def run_summary(client: redis.Redis, keys: Keys, run_id: str, expected_polls: in
         "found": found,
         "new": found - already_seen,
         "already_seen": already_seen,
-        **{k: counts[k] for k in ("queued", "duplicate", "off_topic", "partial", "failed", "pending")},
+        **{
+            k: counts[k]
+            for k in ("queued", "duplicate", "off_topic", "stale", "partial", "failed", "pending")
+        },
         "failures": [
             {"url": it.get("url"), "reason": it.get("reason"), "outcome": it["outcome"]}
             for it in items
@@ -451,7 +454,7 @@ def format_summary(s: dict[str, Any]) -> str:
         ("complete" if s["complete"] else "INCOMPLETE (timed out)")
         + f": found={s['found']} new={s['new']} already_seen={s['already_seen']}"
         f" queued={s['queued']} duplicate={s['duplicate']} off_topic={s['off_topic']}"
-        f" partial={s.get('partial', 0)} failed={s['failed']}"
+        f" stale={s.get('stale', 0)} partial={s.get('partial', 0)} failed={s['failed']}"
         + (f" pending={s['pending']}" if s["pending"] else "")
     ]
     for p in s["polls"]:

@@ -13,6 +13,7 @@ value          decision
 ``d:<id>``     duplicate of document ``id``
 ``s:<id>``     a seed (document ``id``)
 ``o``          off topic
+``x``          stale: published more than ``topic.max_age_days`` ago (``worker.dates``)
 ``p:<reason>`` partial: the page was a wall, not the article (``worker.page_check``)
 ``f:<reason>`` failed, for ``reason`` (``worker.retries``)
 =============  =============================================
@@ -20,13 +21,14 @@ value          decision
 
 from __future__ import annotations
 
-OUTCOMES = ("queued", "duplicate", "off_topic", "partial", "failed")
+OUTCOMES = ("queued", "duplicate", "off_topic", "stale", "partial", "failed")
 
 _OUTCOME_OF = {
     "q": "queued",
     "d": "duplicate",
     "s": "duplicate",
     "o": "off_topic",
+    "x": "stale",
     "p": "partial",
     "f": "failed",
 }
@@ -41,6 +43,7 @@ def duplicate(doc_id: int | str | None) -> str:
 
 
 OFF_TOPIC = "o"
+STALE = "x"
 
 
 def failed(reason: str) -> str:
@@ -62,6 +65,6 @@ def failure_reason(decision: str) -> str | None:
 
 
 def replaceable(decision: str) -> bool:
-    """May a retry decide this item again? Failed, partial and off-topic items: yes; an
-    article on the stream, a duplicate or a seed: never (nothing is queued twice)."""
-    return decision[:1] in ("f", "o", "p")
+    """May a retry decide this item again? Failed, partial, stale and off-topic items: yes;
+    an article on the stream, a duplicate or a seed: never (nothing is queued twice)."""
+    return decision[:1] in ("f", "o", "p", "x")

@@ -24,6 +24,7 @@ from trafilatura.metadata import (
 from trafilatura.settings import Document, Extractor
 
 from worker import xpath_guards
+from worker.dates import page_candidates
 from worker.errors import NotAnArticle
 from worker.logs import get_logger
 
@@ -44,6 +45,8 @@ class Extracted:
     text: str
     site_name: str | None = None
     description: str | None = None
+    # the page's own dates (worker.dates): JSON-LD, meta tags, htmldate's reading
+    date_candidates: tuple[tuple[str, str], ...] = ()
 
 
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.I)
@@ -118,6 +121,7 @@ def extract(html: str, url: str | None = None, *, min_words: int = 30) -> Extrac
         raise NotAnArticle(f"no article text found ({len(text.split())} words)", reason="no_text")
     meta = page_metadata(tree, options)
     authors = [a.strip() for a in (meta.author or "").split(";") if a.strip()]
+    dates = page_candidates(tree) + ([("htmldate", meta.date)] if meta.date else [])
     return Extracted(
         title=meta.title or None,
         authors=authors,
@@ -126,6 +130,7 @@ def extract(html: str, url: str | None = None, *, min_words: int = 30) -> Extrac
         text=text,
         site_name=meta.sitename or None,
         description=meta.description or None,
+        date_candidates=tuple(dates),
     )
 
 

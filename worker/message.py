@@ -11,6 +11,7 @@ import json
 from importlib import resources
 from typing import Any
 
+from worker.dates import Dates
 from worker.extract import Extracted
 from worker.feeds import Item
 from worker.relevance import Relevance
@@ -31,6 +32,7 @@ def build_message(
     fetched_at: str,
     relevance: Relevance,
     text_source: tuple[str, str | None] = ("page", None),
+    dates: Dates | None = None,
 ) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
@@ -42,7 +44,8 @@ def build_message(
         "guid": item.guid,
         "title": extracted.title or item.title,
         "authors": extracted.authors,
-        "published_at": extracted.published_at or item.published_at,
+        "published_at": dates.published_at if dates else (extracted.published_at or item.published_at),
+        "dates": dates.to_json() if dates else None,
         "language": extracted.language,
         "site_name": extracted.site_name,
         "text": extracted.text,

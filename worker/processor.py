@@ -11,10 +11,10 @@ import contextlib
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from worker import decisions, page_check, relevance
+from worker import dates, decisions, page_check, relevance
 from worker.context import Context, item_id, item_key, item_keys
 from worker.dedup import Verdict
 from worker.errors import IngestError, NotAnArticle, PermanentError
@@ -33,7 +33,7 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class Outcome:
-    outcome: str  # queued | duplicate | off_topic | partial | failed
+    outcome: str  # queued | duplicate | off_topic | stale | partial | failed
     reason: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
     # further keys (the GUID) to record the decision under, and the decision
@@ -184,8 +184,17 @@ class Processor:
         force: bool,
         text_source: tuple[str, str | None] = ("page", None),
     ) -> Outcome:
-        """Relevance, then dedup and publication, of an article's text."""
-        fetched_at = datetime.now(UTC).isoformat(timespec="seconds")
+        """Its date, relevance, then dedup and publication, of an article's text."""
+        now = datetime.now(UTC)
+        fetched_at = now.isoformat(timespec="seconds")
+        date = dates.choose(
+            [*ext.date_candidates, ("feed", item.published_at), ("url", dates.url_date(final_url))], now
+        )
+        max_age = self.settings.topic.max_age_days
+        if max_age and item.source != "adhoc" and date.when and date.when < now - timedelta(days=max_age):
+            if not self.ctx.recorder.mark_final(keys, "stale", decisions.STALE, replace=force):
+                return self._decided_meanwhile(keys, "stale")
+            return Outcome("stale", detail={"published_at": date.published_at, "source": date.source})
         rel = relevance.judge(ext.text, ext.title or item.title, self.settings, language=ext.language)
         index = self.ctx.index
         if not rel.on_topic:
@@ -205,6 +214,7 @@ class Processor:
             fetched_at=fetched_at,
             relevance=rel,
             text_source=text_source,
+            dates=date,
         )
         verdict = index.commit(
             prep, keys[0], message, now=int(time.time()), url=item.url, source=item.source, replace=force

@@ -164,6 +164,9 @@ class TopicSettings(_Section):
     lead_missing: float = Field(default=0.5, ge=0, le=1)
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     weights: TopicWeights = TopicWeights()
+    # an article polled from a source and published more than this many days ago is
+    # recorded stale, not queued (an ad-hoc --url never is); 0: no limit
+    max_age_days: int = Field(default=0, ge=0)
     presence_full: float = Field(default=2, gt=0)
     together_full: float = Field(default=3, gt=0)
     focus_full: float = Field(default=0.5, gt=0, le=1)

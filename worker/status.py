@@ -97,7 +97,9 @@ def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
             "seeds": int(client.hlen(k.seeds)),
             "urls_decided": sum(int(client.hlen(k)) for k in url_hashes),
         },
-        "outcomes": {k: stats.get(k, 0) for k in ("queued", "duplicate", "off_topic", "partial", "failed")},
+        "outcomes": {
+            k: stats.get(k, 0) for k in ("queued", "duplicate", "off_topic", "stale", "partial", "failed")
+        },
         "dead_letters": int(client.xlen(k.deadletter)),
         "recent_dead_letters": _dead_letters(client, k),
         "sources": sources,

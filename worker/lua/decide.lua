@@ -285,7 +285,7 @@ for _, ep in ipairs(epochs) do
   local prior = redis.call("HGET", ekey(ep, "urls"), url_key)
   if prior then
     local c = string.sub(prior, 1, 1)
-    if not (H.replace and mode == "commit" and (c == "f" or c == "o" or c == "p")) then return {"seen", prior} end
+    if not (H.replace and mode == "commit" and (c == "f" or c == "o" or c == "p" or c == "x")) then return {"seen", prior} end
     replaced = replaced or prior
   end
 end
@@ -295,7 +295,8 @@ end
 local function forget_replaced()
   if not replaced then return end
   local c = string.sub(replaced, 1, 1)
-  local outcome = (c == "o") and "off_topic" or ((c == "p") and "partial" or "failed")
+  local OUTCOME = {o = "off_topic", p = "partial", x = "stale"}
+  local outcome = OUTCOME[c] or "failed"
   redis.call("HINCRBY", prefix .. "stats", outcome, -1)
   for _, ep in ipairs(epochs) do
     if ep ~= "seed" then redis.call("HDEL", ekey(ep, "failed"), H.member) end

@@ -23,10 +23,10 @@ local URLS0, FAILED0 = 5, 5 + nurls  -- KEYS[URLS0 + i], KEYS[FAILED0 + i]: live
 
 local function replaceable(d)
   local c = string.sub(d, 1, 1)
-  return c == "f" or c == "o" or c == "p"
+  return c == "f" or c == "o" or c == "p" or c == "x"
 end
 
-local OUTCOME = {q = "queued", d = "duplicate", s = "duplicate", o = "off_topic", p = "partial", f = "failed"}
+local OUTCOME = {q = "queued", d = "duplicate", s = "duplicate", o = "off_topic", x = "stale", p = "partial", f = "failed"}
 
 local old = nil  -- the replaced decision of the URL key
 if H.check then
