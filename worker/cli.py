@@ -415,9 +415,11 @@ def run_summary(client: redis.Redis, keys: Keys, run_id: str, expected_polls: in
             for k in ("queued", "duplicate", "off_topic", "stale", "partial", "failed", "pending")
         },
         "failures": [
-            {"url": it.get("url"), "reason": it.get("reason"), "outcome": it["outcome"]}
-            for it in items
-            if it["outcome"] in ("failed", "partial")
+            {"url": it.get("url"), "reason": it.get("reason")} for it in items if it["outcome"] == "failed"
+        ],
+        # pages that were not the article (worker/page_check.py)
+        "partials": [
+            {"url": it.get("url"), "reason": it.get("reason")} for it in items if it["outcome"] == "partial"
         ],
     }
     return summary
@@ -461,7 +463,9 @@ def format_summary(s: dict[str, Any]) -> str:
         state = p.get("error") or p.get("skipped") or ("not modified" if p.get("not_modified") else "ok")
         lines.append(f"  feed {p['feed_url']}: {state} found={p['found']} new={p['new']}")
     for f in s["failures"]:
-        lines.append(f"  {f.get('outcome', 'failed')} {f['url']}: {f['reason']}")
+        lines.append(f"  failed {f['url']}: {f['reason']}")
+    for f in s.get("partials", []):
+        lines.append(f"  partial {f['url']}: {f['reason']}")
     return "\n".join(lines)
 
 
