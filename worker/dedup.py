@@ -23,12 +23,17 @@ from worker.keys import Keys
 from worker.redisconn import as_str
 from worker.scripts import Scripts
 from worker.settings import DedupSettings
-from worker.textsig import Signature, content_hash, normalize, signature, url_hash
+from worker.stories import story_keys
+from worker.textsig import Signature, content_hash, normalize, sentence_keys, signature, url_hash
 
 RECORD_SHARD = 1024
 # buckets of 64 bytes in one key of a bucket table: 64 MB (a Redis string stops at 512 MB)
 TABLE_SHARD_BUCKETS = 1 << 20
 MAX_REPORTED_CANDIDATES = 5
+# a text's sentences looked up in the index (its smallest keys: the same sample on both sides)
+SENTENCE_QUERIES = 32
+# ids read per sentence key: a sentence in many articles (an outlet's sign-off) is no evidence
+SENTENCE_IDS_PER_KEY = 8
 # final failures kept in the "failures" list for ingest status
 RECENT_FAILURES = 100
 SEED_EPOCH = "seed"
@@ -61,6 +66,15 @@ class Prepared:
     content_hash: str
     signature: Signature
     short: bool
+    # prose sentences (worker.textsig.sentence_keys): how many, the ones looked up (the
+    # smallest keys, at most SENTENCE_QUERIES) and the ones indexed (the smallest
+    # dedup.sentence_anchors): a uniform sample, so a copy of a third of an article
+    # shares some of the article's anchors
+    sentence_count: int = 0
+    sentence_queries: tuple[bytes, ...] = ()
+    sentence_anchors: tuple[bytes, ...] = ()
+    # names and numbers (worker.stories): which story the article joins
+    story_keys: tuple[bytes, ...] = ()
 
 
 @dataclass
@@ -72,6 +86,8 @@ class Verdict:
     nearest_seed: dict[str, Any] | None = None
     candidates: list[dict[str, Any]] = field(default_factory=list)
     prior: str | None = None  # for "seen": the earlier decision
+    quotes: dict[str, Any] | None = None  # an indexed article this new text quotes in full
+    story: dict[str, Any] | None = None  # check: the story it would join ({id, related})
     doc_id: int | None = None
     stream_id: str | None = None
 
@@ -84,19 +100,36 @@ class DedupIndex:
         self.record_size = settings.num_perm + 32
         self.scripts = Scripts(client)
 
-    def prepare(self, text: str) -> Prepared:
-        return self.prepare_normalized(normalize(text))
+    def prepare(
+        self, text: str, *, title: str | None = None, story_skip: frozenset[str] = frozenset()
+    ) -> Prepared:
+        """``title`` and ``story_skip`` (folded words every article of the topic holds) for
+        its story keys."""
+        return self.prepare_normalized(normalize(text), raw=text, title=title, story_skip=story_skip)
 
-    def prepare_normalized(self, norm: str) -> Prepared:
-        """:meth:`prepare` of a text already through :func:`~worker.textsig.normalize`."""
+    def prepare_normalized(
+        self,
+        norm: str,
+        raw: str | None = None,
+        *,
+        title: str | None = None,
+        story_skip: frozenset[str] = frozenset(),
+    ) -> Prepared:
+        """:meth:`prepare` of a text already through :func:`~worker.textsig.normalize`;
+        ``raw``: the text itself, for its sentences and story keys (none without it)."""
         n_words = norm.count(" ") + 1 if norm else 0
         sig = signature(norm, k=self.s.shingle_words, num_perm=self.s.num_perm)
+        sentences = sorted(sentence_keys(raw)) if raw else []
         return Prepared(
             normalized=norm,
             word_count=n_words,
             content_hash=content_hash(norm),
             signature=sig,
             short=n_words < self.s.short_text_words,
+            sentence_count=len(sentences),
+            sentence_queries=tuple(sentences[:SENTENCE_QUERIES]),
+            sentence_anchors=tuple(sentences[: self.s.sentence_anchors]),
+            story_keys=tuple(story_keys(raw, title, story_skip)) if raw else (),
         )
 
     def script_args(
@@ -142,6 +175,16 @@ class DedupIndex:
             "nbands": len(bands),
             "replace": replace,
             "member": url_key.hex(),
+            "nsents": prep.sentence_count,
+            "nq": len(prep.sentence_queries),
+            "nanch": len(prep.sentence_anchors),
+            "s_thr": self.s.sentence_containment_threshold,
+            "anchors_k": self.s.sentence_anchors,
+            "per_key": SENTENCE_IDS_PER_KEY,
+            "nst": len(prep.story_keys),
+            "story_df": self.s.story_max_df,
+            "story_min": self.s.story_min_shared,
+            "story_window": int(self.s.story_window_days * 86400),
         }
         return [
             json.dumps(header, separators=(",", ":")),
@@ -150,6 +193,9 @@ class DedupIndex:
             prep.signature.stored(),
             head,
             *bands,
+            *prep.sentence_queries,
+            *prep.sentence_anchors,
+            *prep.story_keys,
         ]
 
     def run_script(self, args: list[Any], client: Any = None) -> Any:
@@ -171,6 +217,8 @@ class DedupIndex:
             nearest=detail.get("nearest") or None,
             nearest_seed=detail.get("nearest_seed") or None,
             candidates=detail.get("candidates") or [],
+            quotes=detail.get("quotes") or None,
+            story=detail.get("story") or None,
         )
         if len(res) > 2:
             v.doc_id = int(res[2])

@@ -55,7 +55,7 @@ def _with_exact(ctx: Context, cand: dict[str, Any] | None, norm: str) -> dict[st
 def explain(ctx: Context, inp: str) -> dict[str, Any]:
     """The verdict for one input against the current index, with the evidence."""
     text, canon, title, language = _load(ctx, inp)
-    prep = ctx.index.prepare(text)
+    prep = ctx.index.prepare(text, title=title, story_skip=relevance.compiled(ctx.settings).words)
     key = url_hash(canon) if canon else url_hash(f"explain:{inp}")
     verdict = ctx.index.check(prep, key)
     rel = relevance.judge(text, title, ctx.settings, language=language)
@@ -91,6 +91,8 @@ def explain(ctx: Context, inp: str) -> dict[str, Any]:
             "similarity": (nearest or {}).get("similarity"),
             "nearest_seed": _with_exact(ctx, verdict.nearest_seed, prep.normalized),
             "candidates": [_with_exact(ctx, c, prep.normalized) for c in verdict.candidates],
+            "quotes": verdict.quotes,
+            "story": verdict.story,
         }
     if out["verdict"] in ("new", "duplicate") and not rel.on_topic:
         # the pipeline judges relevance first: an off-topic page is never queued, nor
@@ -125,6 +127,15 @@ def format_explanation(e: dict[str, Any]) -> str:
     lines.append(f"  thresholds: similarity >= {t['jaccard']} or containment >= {t['containment']}")
     if e.get("nearest_seed"):
         lines.append("  nearest seed: " + _name(e["nearest_seed"]) + _sims(e["nearest_seed"]))
+    if e.get("quotes"):
+        lines.append("  quotes in full (not a copy of it): " + _name(e["quotes"]))
+    story = e.get("story")
+    if story:
+        if story.get("related"):
+            rel = ", ".join(f"#{r['id']} ({r['shared']} names/numbers shared)" for r in story["related"])
+            lines.append(f"  story: would join story #{story['id']}, with {rel}")
+        elif e["verdict"] == "new":
+            lines.append("  story: would start a story of its own (no article shares its names and numbers)")
     if e.get("candidates"):
         lines.append("  candidates (sharing an LSH band or the exact text):")
         for c in e["candidates"]:

@@ -17,6 +17,9 @@ key                                   type     what
 ``e<N>:urls``                         hash     url/GUID key -> decision (``worker.decisions``)
 ``e<N>:lsh:*``, ``e<N>:txt:*``        strings  LSH and exact-text bucket tables (decide.lua)
 ``e<N>:syndicated``                   zset     doc id -> copies found in epoch N
+``e<N>:stories``                      zset     story id -> articles queued in it in epoch N
+``e<N>:snt:*``, ``e<N>:sty:*``        tables   sentence anchors, story keys (lua/decide.lua)
+``story:<id // 1024>``                string   4-byte story id of each article
 ``e<N>:failed``                       hash     url key -> failed item (retry, heal)
 ``sig:<shard>``, ``seedrec``          string   fixed-size index records (decide.lua)
 ``docs:n``, ``seeds``                 string   document counter; seed name -> doc id
@@ -67,6 +70,10 @@ class Keys:
 
     def syndicated(self, epoch: str) -> str:
         return self._k(f"e{epoch}", "syndicated")
+
+    def stories(self, epoch: str) -> str:
+        """zset: story id -> articles queued in it in epoch N (written by lua/decide.lua)."""
+        return self._k(f"e{epoch}", "stories")
 
     def failed(self, epoch: str) -> str:
         return self._k(f"e{epoch}", "failed")

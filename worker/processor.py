@@ -203,7 +203,7 @@ class Processor:
             return Outcome(
                 "off_topic", detail={"relevance": rel.score, "mentions": rel.mentions, "why": rel.why}
             )
-        prep = index.prepare_normalized(normalize(ext.text))
+        prep = index.prepare(ext.text, title=ext.title, story_skip=relevance.compiled(self.settings).words)
         message = build_message(
             item=item,
             item_id=item_id(item),

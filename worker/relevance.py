@@ -109,6 +109,12 @@ class CompiledTopic:
                 cands.sort(key=_rank)
         self.spaceless_re = _alternation(self.spaceless)
         self.crowd_spaceless_re = _alternation(self.crowd_spaceless)
+        # the topic's own words (folded, "*" dropped): every article of the topic names them,
+        # so they tell no two stories apart (worker.stories)
+        self.words = frozenset(
+            w for by_lang in topic.groups.values() for ts in by_lang.values() for t in ts
+            for w in [_fold(t).rstrip("*")] if len(w) >= 3 and " " not in w
+        )  # fmt: skip
         # word -> the terms that may start at it (first word matched), ranked; most words have none
         self._cands: dict[str, tuple[Term, ...]] = {}
         self._crowd_cands: dict[str, tuple[Term, ...]] = {}

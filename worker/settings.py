@@ -289,6 +289,18 @@ class DedupSettings(_Section):
     epoch_days: float = Field(default=30, gt=0)
     # also put a "copy" message on the stream when a duplicate is found
     publish_copies: bool = False
+    # prose sentences indexed per article (a uniform sample: the smallest keys): they find
+    # partial copies, excerpts and teasers that share too few shingles for the LSH bands
+    sentence_anchors: int = Field(default=12, ge=0, le=64)
+    # a text whose sentences are this share or more in an indexed article is a copy of it
+    # (estimated from the anchors), even when its shingles say less
+    sentence_containment_threshold: float = Field(default=0.8, gt=0.0, le=1.0)
+    # stories (worker/stories.py): an article joins the story of the indexed article it
+    # shares story_min_shared or more of its 8 story keys with (names, numbers), among keys
+    # at most story_max_df articles hold, indexed within story_window_days
+    story_min_shared: int = Field(default=3, ge=1, le=8)
+    story_max_df: int = Field(default=50, ge=1)
+    story_window_days: float = Field(default=7, ge=0)
 
     @model_validator(mode="after")
     def _bands_fit(self) -> DedupSettings:

@@ -64,6 +64,11 @@ def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
         top: Any = client.zrevrange(k.syndicated(e), 0, 9, withscores=True)
         for member, score in top:
             syndicated[int(member)] = syndicated.get(int(member), 0) + float(score)
+    stories: dict[int, float] = {}
+    for e in live:
+        biggest: Any = client.zrevrange(k.stories(e), 0, 9, withscores=True)
+        for member, score in biggest:
+            stories[int(member)] = stories.get(int(member), 0) + float(score)
     stats = {_s(name): int(v) for name, v in client.hgetall(k.stats).items()}
     sources = {}
     for src in s.sources:
@@ -106,6 +111,11 @@ def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
         "recent_failures": failures,
         "workers": _workers(client, k),
         "sweep": _sweep(client, k),
+        "largest_stories": [
+            {"id": story_id, "articles": int(n)}
+            for story_id, n in sorted(stories.items(), key=lambda kv: -kv[1])[:5]
+            if n > 1
+        ],
         "most_syndicated": [
             {"id": doc_id, "copies": int(n), "latest_copies": _copies(client, k, doc_id)}
             for doc_id, n in sorted(syndicated.items(), key=lambda kv: -kv[1])[:5]
@@ -208,6 +218,10 @@ def format_status(st: dict[str, Any]) -> str:
         for m in st["most_syndicated"]:
             latest = m["latest_copies"][-1]["url"] if m["latest_copies"] else "-"
             out.append(f"  #{m['id']}: {m['copies']} copies, latest {latest}")
+    if st.get("largest_stories"):
+        out.append("largest stories (articles queued in the same story):")
+        for m in st["largest_stories"]:
+            out.append(f"  story #{m['id']}: {m['articles']} articles")
     if st["recent_failures"]:
         out.append("recent failures:")
         for f in st["recent_failures"]:

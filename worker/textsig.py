@@ -35,6 +35,34 @@ def normalize(text: str) -> str:
     return " ".join(_WORD.findall(text))
 
 
+# a sentence ends at . ! ? (then a space), at their full-width forms, or at a line break
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|(?<=[。！？])|\n+")
+_SPACELESS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+SENTENCE_MIN_WORDS = 8  # shorter lines are site furniture ("Read more", dates, share bars), not prose
+
+
+def sentence_keys(text: str) -> list[bytes]:
+    """An 8-byte key for each sentence of a text that is prose (``SENTENCE_MIN_WORDS`` words
+    or more; two CJK characters count as a word), normalised: the same sentence in another
+    page's furniture, punctuation or case has the same key. Each key once, in text order."""
+    out: list[bytes] = []
+    seen: set[bytes] = set()
+    for raw in _SENTENCE_END.split(text):
+        norm = normalize(raw)
+        if not norm:
+            continue
+        words = norm.count(" ") + 1
+        if words < SENTENCE_MIN_WORDS:
+            cjk = len(_SPACELESS.findall(norm))
+            if not cjk or words + cjk // 2 < SENTENCE_MIN_WORDS:
+                continue
+        key = hashlib.blake2b(norm.encode("utf-8"), digest_size=8, person=b"sentence").digest()
+        if key not in seen:
+            seen.add(key)
+            out.append(key)
+    return out
+
+
 def content_hash(normalized: str) -> str:
     """sha256 of the normalised text: equal for texts that differ only trivially."""
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()

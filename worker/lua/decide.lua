@@ -14,6 +14,10 @@
 --   e<N>:urls          hash   url/guid key -> decision (q:<id>, d:<id>, o, f:<reason>)
 --   e<N>:lsh:*         bucket table of LSH band entries (see "bucket tables" below)
 --   e<N>:txt:*         bucket table of exact-text entries
+--   e<N>:snt:*         bucket table of sentence anchors (a sample of each article's sentences)
+--   e<N>:sty:*         bucket table of story keys (a sample of each article's names and numbers)
+--   e<N>:stories       zset   story id -> articles queued in it in this epoch
+-- and prefix .. "story:" .. (id // shard_size): string of 4-byte story ids, one per article.
 --   e<N>:syndicated    zset   doc id -> copies found in this epoch
 --   e<N>:failed        hash   url key (hex) -> failed item (written by mark.lua; removed here)
 -- and prefix .. "heal", a zset of url keys (hex) -> when a failed item is tried again;
@@ -34,6 +38,11 @@
 --   ARGV[4] sig: num_perm bytes, the low 8 bits of each MinHash value
 --   ARGV[5] head: the message JSON missing its end, ending in "dedup": ("" unless commit)
 --   ARGV[6 .. 5 + nbands] the 8-byte band hashes
+--   then nq sentence keys looked up (the text's smallest), then nanch sentence keys indexed
+--   (header: nsents = the text's prose sentences, nq, nanch, anchors_k = anchors per
+--   article, s_thr = sentence containment threshold, per_key = ids read per sentence key),
+--   then nst story keys (header: story_df = most articles a key may name and still count,
+--   story_min = keys shared to join a story, story_window = seconds a story stays open)
 local H = cjson.decode(ARGV[1])
 local mode, prefix = H.mode, H.prefix
 local url_key, text_key, sig, head = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -49,6 +58,14 @@ local max_report = tonumber(H.max_report)
 local rec_size, shard_size, base = tonumber(H.rec_size), tonumber(H.shard_size), tonumber(H.base)
 local publish_copies = H.publish_copies
 local nb = tonumber(H.nbands)
+local nsents, nq, nanch = tonumber(H.nsents or 0), tonumber(H.nq or 0), tonumber(H.nanch or 0)
+local anchors_k, s_thr, per_key = tonumber(H.anchors_k or 12), tonumber(H.s_thr or 1), tonumber(H.per_key or 8)
+local SENT0 = BAND0 + nb          -- ARGV[SENT0 + i]: a sentence key looked up
+local ANCH0 = SENT0 + nq          -- ARGV[ANCH0 + i]: a sentence key indexed
+local nst = tonumber(H.nst or 0)
+local STORY0 = ANCH0 + nanch      -- ARGV[STORY0 + i]: a story key
+local story_df, story_min = tonumber(H.story_df or 50), tonumber(H.story_min or 3)
+local story_window = tonumber(H.story_window or 0)
 local sig_len = string.len(sig)
 local nperm = sig_len
 local SLOT, SLOTS = 8, 8
@@ -243,10 +260,10 @@ local function read_rec(id)
     rec = redis.call("GETRANGE", prefix .. "sig:" .. math.floor(id / shard_size), off, off + rec_size - 1)
   end
   if string.len(rec) < rec_size then return nil end
-  local n, kind, ts, ms, seq, th = struct.unpack("<I4c1I4I8I4c8", rec, sig_len + 1)
+  local n, kind, ts, ms, seq, th, ns = struct.unpack("<I4c1I4I8I4c8I2", rec, sig_len + 1)
   if n == 0 and kind == "\0" then return nil end  -- expired shard re-created by a later write
   return {sig = string.sub(rec, 1, sig_len), shingles = n, kind = kind, ts = ts, text = th,
-          stream_id = (ms > 0) and string.format("%d-%d", ms, seq) or false}
+          stream_id = (ms > 0) and string.format("%d-%d", ms, seq) or false, sents = ns}
 end
 
 local mine = {string.byte(sig, 1, sig_len)}
@@ -259,15 +276,47 @@ local function similarity(other)
     if mine[p] == theirs[p] then same = same + 1 end
   end
   local j = math.max(0, (same / nperm - 1 / 256) / (1 - 1 / 256))
+  local inter = j * (shingles + other.shingles) / (1 + j)
   local small = math.min(shingles, other.shingles)
-  local c = 0
-  if small > 0 then c = math.min(1, (j * (shingles + other.shingles) / (1 + j)) / small) end
-  return j, c
+  local c, fwd, rev = 0, 0, 0  -- c: of the shorter text; fwd: of this text in the other; rev: the other in this
+  if small > 0 then c = math.min(1, inter / small) end
+  if shingles > 0 then fwd = math.min(1, inter / shingles) end
+  if other.shingles > 0 then rev = math.min(1, inter / other.shingles) end
+  return j, c, fwd, rev
 end
 
-local function describe(id, j, c, match)
+-- sentence anchors of each article that this text's looked-up sentences hit
+local sent_hits = {}
+
+-- How one candidate compares: (jaccard, containment that decides, sentence share, quotes).
+-- Containment of the shorter text decides, except when this text holds the whole other one
+-- (by shingles or by sentences) and much more prose besides (more than 1.25x its sentences
+-- + 2): then this text quotes the other (a wire item quoted in full), which makes it no
+-- copy. The sentence share is the share of this text's sentences estimated to be in the
+-- other, from the other's anchors this text holds (at least two), confirmed by half its
+-- shingles being in the other.
+local function compare(r, id)
+  local j, c, fwd, rev = similarity(r)
+  local hits = sent_hits[id] or 0
+  -- the share of the other's sentences that are in this text, from its anchors this text
+  -- holds: only this text's nq smallest sentences were looked up, so hits are scaled up
+  local rev_s = 0
+  if hits >= 2 and r.sents > 0 and nsents > 0 then
+    rev_s = math.min(1, hits / (math.min(anchors_k, r.sents) * math.min(1, nq / nsents)))
+  end
+  local quotes = (rev >= c_thr or rev_s >= s_thr) and fwd < c_thr and j < j_thr and r.sents > 0
+    and nsents > r.sents * 1.25 + 2
+  local ce = quotes and fwd or c
+  local share = 0
+  if not quotes and rev_s > 0 and fwd >= 0.5 then share = math.min(1, rev_s * r.sents / nsents) end
+  return j, ce, share, quotes
+end
+
+local function describe(id, j, c, match, share, quotes)
   local r = read_rec(id)
   local d = {id = id, similarity = j, containment = c, match = match or cjson.null}
+  if share and share > 0 then d.sentence_share = share end
+  if quotes then d.quotes = true end
   if r then
     d.kind = (r.kind == "s") and "seed" or "article"
     d.stream_id = r.stream_id or cjson.null
@@ -275,6 +324,50 @@ local function describe(id, j, c, match)
   end
   if d.kind == "seed" then d.name = redis.call("HGET", prefix .. "seeds", id) or cjson.null end
   return d
+end
+
+-- ---- stories: the indexed article this one shares the most rare story keys with ---------
+local function story_of(id)  -- the story an article joined (its own id when it started one)
+  local off = (id % shard_size) * 4
+  local v = redis.call("GETRANGE", prefix .. "story:" .. math.floor(id / shard_size), off, off + 3)
+  if string.len(v) < 4 then return id end
+  local sid = struct.unpack("<I4", v)
+  return (sid > 0) and sid or id
+end
+
+local function find_story()
+  if nst == 0 or mode == "seed" then return nil, {} end
+  local shared = {}
+  for _, ep in ipairs(epochs) do
+    if ep ~= "seed" then
+      for i = 1, nst do
+        local ids = {}
+        tbl_find("sty", ep, ARGV[STORY0 + i], ids)
+        if #ids <= story_df then  -- a key many articles hold is no evidence of one event
+          for _, id in ipairs(ids) do shared[id] = (shared[id] or 0) + 1 end
+        end
+      end
+    end
+  end
+  local related = {}
+  for id, n in pairs(shared) do
+    if n >= story_min then
+      local r = read_rec(id)
+      if r and r.kind == "a" and (story_window <= 0 or now - r.ts <= story_window) then
+        related[#related + 1] = {id = id, shared = n, similarity = n / nst}
+      end
+    end
+  end
+  table.sort(related, function(a, b) return a.shared > b.shared or (a.shared == b.shared and a.id < b.id) end)
+  while #related > 5 do table.remove(related) end
+  if #related == 0 then return nil, related end
+  return story_of(related[1].id), related
+end
+
+local function story_json(id, related)  -- cjson writes an empty table as {}, not []
+  local parts = {}
+  for k, r in ipairs(related) do parts[k] = cjson.encode(r) end
+  return '{"id":' .. (id and tostring(id) or "null") .. ',"related":[' .. table.concat(parts, ",") .. "]}"
 end
 
 -- ---- 1. the same canonical URL was decided before: report that, change nothing -----
@@ -314,64 +407,90 @@ for _, ep in ipairs(epochs) do
     local r = read_rec(id)
     if r and r.text == text_key and not match then
       best_id, best_j, best_c, match = id, 1, 1, "text"
-      ranked[1] = {id, 1, 1}
+      ranked[1] = {id, 1, 1, 0, false}
     end
   end
 end
 
--- ---- 3. near duplicates: LSH candidates, then signature comparison --------------
+-- ---- 3. near duplicates: LSH and sentence candidates, then signature comparison --------
+local quoted = nil  -- an article this text quotes in full (it is no copy of it)
 if not match and not short then
-  local seen = {}
+  local seen, cands = {}, {}
   for _, ep in ipairs(epochs) do
     for b = 1, nb do
       local ids = {}
       tbl_find("lsh", ep, ARGV[BAND0 + b], ids)
       for _, id in ipairs(ids) do
-        if not seen[id] then
-          seen[id] = true
-          local r = read_rec(id)
-          if r and r.shingles > 0 then
-            local j, c = similarity(r)
-            ranked[#ranked + 1] = {id, j, c}
-            local score, best = math.max(j, c), math.max(best_j, best_c)
-            if score > best or (score == best and j > best_j) then
-              best_id, best_j, best_c = id, j, c
-            end
-          end
-        end
+        if not seen[id] then seen[id] = true; cands[#cands + 1] = id end
+      end
+    end
+    for i = 1, nq do
+      local ids = {}
+      tbl_find("snt", ep, ARGV[SENT0 + i], ids)
+      for k = 1, math.min(#ids, per_key) do
+        local id = ids[k]
+        sent_hits[id] = (sent_hits[id] or 0) + 1
+        if not seen[id] then seen[id] = true; cands[#cands + 1] = id end
       end
     end
   end
-  if best_id and (best_j >= j_thr or best_c >= c_thr) then match = "near" end
+  local best_s = 0
+  for _, id in ipairs(cands) do
+    local r = read_rec(id)
+    if r and r.shingles > 0 then
+      local j, c, share, quotes = compare(r, id)
+      ranked[#ranked + 1] = {id, j, c, share, quotes}
+      if quotes and not quoted then quoted = id end
+      local score, best = math.max(j, c, share), math.max(best_j, best_c, best_s)
+      if score > best or (score == best and j > best_j) then
+        best_id, best_j, best_c, best_s = id, j, c, share
+      end
+    end
+  end
+  if best_id and (best_j >= j_thr or best_c >= c_thr or best_s >= s_thr) then match = "near" end
 end
 
--- the nearest seed is always reported (there are few seeds), shared bands or not
+-- the nearest seed is always compared (there are few seeds), shared bands or not, and
+-- decides: a text over either threshold against a seed is a copy of it
 local nearest_seed = cjson.null
 if not short then
-  local sj, sc, sid = -1, -1, nil
+  local sj, sc, ss, sid = -1, -1, 0, nil
   for _, v in ipairs(seed_ids) do
     local r = read_rec(tonumber(v))
     if r and r.shingles > 0 then
-      local j, c = similarity(r)
-      if math.max(j, c) > math.max(sj, sc) then sj, sc, sid = j, c, tonumber(v) end
+      local j, c, share = compare(r, tonumber(v))
+      if math.max(j, c, share) > math.max(sj, sc, ss) then sj, sc, ss, sid = j, c, share, tonumber(v) end
     end
   end
-  if sid then nearest_seed = describe(sid, sj, sc, (sid == best_id) and match) end
+  if sid and not match and (sj >= j_thr or sc >= c_thr or ss >= s_thr) then
+    best_id, best_j, best_c, match = sid, sj, sc, "near"
+    ranked[#ranked + 1] = {sid, sj, sc, ss, false}
+  end
+  if sid then nearest_seed = describe(sid, sj, sc, (sid == best_id) and match, ss) end
 end
 
-table.sort(ranked, function(a, b) return math.max(a[2], a[3]) > math.max(b[2], b[3]) end)
+table.sort(ranked, function(a, b) return math.max(a[2], a[3], a[4]) > math.max(b[2], b[3], b[4]) end)
 local report = {}
 for k = 1, math.min(#ranked, max_report) do
-  report[k] = describe(ranked[k][1], ranked[k][2], ranked[k][3], (ranked[k][1] == best_id) and match)
+  local x = ranked[k]
+  report[k] = describe(x[1], x[2], x[3], (x[1] == best_id) and match, x[4], x[5])
 end
 local nearest = cjson.null
 if best_id then nearest = describe(best_id, best_j, best_c, match) end
 local verdict = match and "duplicate" or "new"
-local thresholds = {jaccard = j_thr, containment = c_thr}
+local thresholds = {jaccard = j_thr, containment = c_thr, sentences = s_thr}
+local quotes = cjson.null
+if quoted and not match then quotes = describe(quoted, 0, 0, false) end
 local detail = cjson.encode({verdict = verdict, nearest = nearest, nearest_seed = nearest_seed,
-                             candidates = report, thresholds = thresholds})
+                             candidates = report, thresholds = thresholds, quotes = quotes})
 
-if mode == "check" then return {verdict, detail} end
+if mode == "check" then
+  if not match and not short then
+    local sid, related = find_story()
+    detail = string.sub(detail, 1, -2) .. ',"story":' .. story_json(sid, related) .. "}"
+  end
+  return {verdict, detail}
+end
 
 local urls = ekey(home, "urls")
 if match then
@@ -399,9 +518,15 @@ end
 
 -- ---- 4. new: index it and (articles only) publish it ----------------------------
 local id = redis.call("INCR", prefix .. "docs:n")
+local story_id, related = nil, {}
+if mode ~= "seed" and not short then story_id, related = find_story() end  -- before its own keys
 tbl_insert("txt", text_key, id)
 if not short then
   for b = 1, nb do tbl_insert("lsh", ARGV[BAND0 + b], id) end
+  for a = 1, nanch do tbl_insert("snt", ARGV[ANCH0 + a], id) end
+  if mode ~= "seed" then
+    for i = 1, nst do tbl_insert("sty", ARGV[STORY0 + i], id) end
+  end
 end
 flush_metas()
 local ms, seq, sid = 0, 0, false
@@ -410,8 +535,17 @@ if mode == "seed" then
   redis.call("HSET", urls, url_key, "s:" .. id)
 else
   local dedup = cjson.encode({verdict = "new", nearest = nearest, nearest_seed = nearest_seed,
-                              thresholds = thresholds})
-  sid = redis.call("XADD", stream, "*", "article", head .. dedup .. "}")
+                              thresholds = thresholds, quotes = quotes})
+  story_id = story_id or id
+  local skey = prefix .. "story:" .. math.floor(id / shard_size)
+  if redis.call("STRLEN", skey) == 0 then redis.call("SETRANGE", skey, shard_size * 4 - 1, "\0") end
+  redis.call("SETRANGE", skey, (id % shard_size) * 4, struct.pack("<I4", story_id))
+  expire(skey)
+  local stories = ekey(home, "stories")
+  redis.call("ZINCRBY", stories, 1, story_id)
+  expire(stories)
+  local story = story_json(story_id, related)
+  sid = redis.call("XADD", stream, "*", "article", head .. dedup .. ',"story":' .. story .. "}")
   local dash = string.find(sid, "-", 1, true)
   ms, seq = tonumber(string.sub(sid, 1, dash - 1)), tonumber(string.sub(sid, dash + 1))
   redis.call("HSET", urls, url_key, "q:" .. id)
@@ -423,7 +557,7 @@ else
   forget_replaced()
 end
 local kind = (mode == "seed") and "s" or "a"
-local rec = sig .. struct.pack("<I4c1I4I8I4c8", shingles, kind, now, ms, seq, text_key)
+local rec = sig .. struct.pack("<I4c1I4I8I4c8I2", shingles, kind, now, ms, seq, text_key, math.min(nsents, 65535))
 rec = rec .. string.rep("\0", rec_size - string.len(rec))
 if mode == "seed" then
   redis.call("HSET", prefix .. "seedrec", id, rec)
