@@ -179,6 +179,7 @@ class DedupIndex:
             "nq": len(prep.sentence_queries),
             "nanch": len(prep.sentence_anchors),
             "s_thr": self.s.sentence_containment_threshold,
+            "c_near": self.s.corroborated_containment_margin,
             "anchors_k": self.s.sentence_anchors,
             "per_key": SENTENCE_IDS_PER_KEY,
             "nst": len(prep.story_keys),

@@ -295,6 +295,9 @@ class DedupSettings(_Section):
     # a text whose sentences are this share or more in an indexed article is a copy of it
     # (estimated from the anchors), even when its shingles say less
     sentence_containment_threshold: float = Field(default=0.8, gt=0.0, le=1.0)
+    # ... or whose containment falls short of containment_threshold by no more than this,
+    # when half of its sentences are estimated to be in the other (two signals agreeing)
+    corroborated_containment_margin: float = Field(default=0.1, ge=0.0, lt=1.0)
     # stories (worker/stories.py): an article joins the story of the indexed article it
     # shares story_min_shared or more of its 8 story keys with (names, numbers), among keys
     # at most story_max_df articles hold, indexed within story_window_days

@@ -66,6 +66,7 @@ local nst = tonumber(H.nst or 0)
 local STORY0 = ANCH0 + nanch      -- ARGV[STORY0 + i]: a story key
 local story_df, story_min = tonumber(H.story_df or 50), tonumber(H.story_min or 3)
 local story_window = tonumber(H.story_window or 0)
+local c_near = tonumber(H.c_near or 0)
 local sig_len = string.len(sig)
 local nperm = sig_len
 local SLOT, SLOTS = 8, 8
@@ -312,6 +313,13 @@ local function compare(r, id)
   return j, ce, share, quotes
 end
 
+-- A copy: Jaccard, containment or the sentence share over its threshold; or containment
+-- within c_near of its threshold corroborated by half of the text's sentences (a truncated
+-- copy with junk injected and a paragraph dropped loses shingles at every seam)
+local function copied(j, c, share)
+  return j >= j_thr or c >= c_thr or share >= s_thr or (c >= c_thr - c_near and share >= 0.5)
+end
+
 local function describe(id, j, c, match, share, quotes)
   local r = read_rec(id)
   local d = {id = id, similarity = j, containment = c, match = match or cjson.null}
@@ -447,7 +455,7 @@ if not match and not short then
       end
     end
   end
-  if best_id and (best_j >= j_thr or best_c >= c_thr or best_s >= s_thr) then match = "near" end
+  if best_id and copied(best_j, best_c, best_s) then match = "near" end
 end
 
 -- the nearest seed is always compared (there are few seeds), shared bands or not, and
@@ -462,7 +470,7 @@ if not short then
       if math.max(j, c, share) > math.max(sj, sc, ss) then sj, sc, ss, sid = j, c, share, tonumber(v) end
     end
   end
-  if sid and not match and (sj >= j_thr or sc >= c_thr or ss >= s_thr) then
+  if sid and not match and copied(sj, sc, ss) then
     best_id, best_j, best_c, match = sid, sj, sc, "near"
     ranked[#ranked + 1] = {sid, sj, sc, ss, false}
   end
