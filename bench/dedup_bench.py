@@ -35,7 +35,7 @@ import numpy as np
 import redis
 
 from harness.redis_process import RedisProcess
-from worker.dedup import DedupIndex, Prepared
+from worker.dedup import SENTENCE_QUERIES, DedupIndex, Prepared
 from worker.settings import DedupSettings
 from worker.textsig import Signature, shingles_of_token_hashes, signature_of_shingles, url_hash
 
@@ -67,19 +67,57 @@ class Corpus:
         length = int(rng.integers(400, 900))
         return self.vocab[rng.choice(self.vocab.size, size=length, p=self.p)]
 
-    @staticmethod
-    def near_copy(tok: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """A republication: a dateline added, ~2% of words changed, the last 10% dropped."""
-        t = tok.copy()
+    def article(self, n: int) -> tuple[np.ndarray, list[bytes], list[bytes]]:
+        """Article n: its tokens, its sentence keys (sentences of 8-18 words) and its story
+        keys (the 8 smallest of ~15 names drawn from 200,000, Zipf-like: popular names
+        recur across articles, as they do in the news)."""
+        tok = self.tokens(n)
+        return tok, self.sentences(tok, n), self.names(n)
+
+    def sentences(self, tok: np.ndarray, n: int, upto: int | None = None) -> list[bytes]:
+        rng = np.random.default_rng((self.seed, n, 1))
+        keys, a = [], 0
+        while a < tok.size and (upto is None or a < upto):
+            b = a + int(rng.integers(8, 19))
+            if b <= tok.size:
+                keys.append(hashlib.blake2b(tok[a:b].tobytes(), digest_size=8).digest())
+            a = b
+        return keys
+
+    def names(self, n: int) -> list[bytes]:
+        rng = np.random.default_rng((self.seed, n, 2))
+        ranks = np.minimum(rng.zipf(1.3, size=15), 200_000)
+        return sorted({hashlib.blake2b(int(r).to_bytes(4, "little"), digest_size=8).digest() for r in ranks})[
+            :8
+        ]
+
+    def near_copy(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, list[bytes], list[bytes]]:
+        """A republication of article n: a dateline added, ~2% of words changed, the last 10%
+        dropped; its sentences are the original's, changed where a word changed."""
+        t = self.tokens(n).copy()
         idx = rng.choice(t.size, size=t.size // 50, replace=False)
         t[idx] = t[rng.permutation(idx)]
-        return np.concatenate([np.array([11, 22, 33, 44], dtype=np.uint64), t[: int(t.size * 0.9)]])
+        sents = self.sentences(t, n, upto=int(t.size * 0.9))
+        copy = np.concatenate([np.array([11, 22, 33, 44], dtype=np.uint64), t[: int(t.size * 0.9)]])
+        return copy, sents, self.names(n)
 
 
-def prepared(tok: np.ndarray, s: DedupSettings) -> Prepared:
+def prepared(art: tuple[np.ndarray, list[bytes], list[bytes]], s: DedupSettings) -> Prepared:
+    tok, sentences, story = art
     sig: Signature = signature_of_shingles(shingles_of_token_hashes(tok, s.shingle_words), s.num_perm)
     digest = hashlib.sha256(tok.tobytes()).hexdigest()
-    return Prepared("", int(tok.size), digest, sig, int(tok.size) < s.short_text_words)
+    keys = sorted(set(sentences))
+    return Prepared(
+        "",
+        int(tok.size),
+        digest,
+        sig,
+        int(tok.size) < s.short_text_words,
+        sentence_count=len(keys),
+        sentence_queries=tuple(keys[:SENTENCE_QUERIES]),
+        sentence_anchors=tuple(keys[: s.sentence_anchors]),
+        story_keys=tuple(story),
+    )
 
 
 # ---- a private redis-server -------------------------------------------------------
@@ -116,7 +154,7 @@ def load(idx: DedupIndex, corpus: Corpus, start: int, stop: int, batch: int = 20
         pipe = idx.r.pipeline(transaction=False)
         for n in range(lo, min(stop, lo + batch)):
             t = time.perf_counter()
-            prep = prepared(corpus.tokens(n), idx.s)
+            prep = prepared(corpus.article(n), idx.s)
             sig_s += time.perf_counter() - t
             args = idx.script_args("commit", prep, url_hash(f"https://bench.example/{n}"), now=now,
                                    message={"id": n}, url="", source="bench")  # fmt: skip
@@ -133,9 +171,9 @@ def measure_decisions(
     preps = []
     for q in range(queries):
         if q % 2:
-            preps.append(prepared(corpus.near_copy(corpus.tokens(int(rng.integers(0, size))), rng), idx.s))
+            preps.append(prepared(corpus.near_copy(int(rng.integers(0, size)), rng), idx.s))
         else:
-            preps.append(prepared(corpus.tokens(10_000_000 + q), idx.s))
+            preps.append(prepared(corpus.article(10_000_000 + q), idx.s))
     t = time.perf_counter()
     for q in range(queries):  # signature cost alone, timed apart from Redis
         tok = corpus.tokens(10_000_000 + q)
@@ -222,9 +260,7 @@ def run_datasketch(size: int, queries: int, corpus: Corpus) -> dict[str, Any]:
         mem = server.used_memory() - base_mem
         rng = np.random.default_rng(size)
         toks = [
-            corpus.near_copy(corpus.tokens(int(rng.integers(0, size))), rng)
-            if q % 2
-            else corpus.tokens(10_000_000 + q)
+            corpus.near_copy(int(rng.integers(0, size)), rng)[0] if q % 2 else corpus.tokens(10_000_000 + q)
             for q in range(queries)
         ]
         t = time.perf_counter()

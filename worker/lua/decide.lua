@@ -493,7 +493,7 @@ local detail = cjson.encode({verdict = verdict, nearest = nearest, nearest_seed 
                              candidates = report, thresholds = thresholds, quotes = quotes})
 
 if mode == "check" then
-  if not match and not short then
+  if not match then  -- a short text (a brief) has names and numbers too
     local sid, related = find_story()
     detail = string.sub(detail, 1, -2) .. ',"story":' .. story_json(sid, related) .. "}"
   end
@@ -527,14 +527,14 @@ end
 -- ---- 4. new: index it and (articles only) publish it ----------------------------
 local id = redis.call("INCR", prefix .. "docs:n")
 local story_id, related = nil, {}
-if mode ~= "seed" and not short then story_id, related = find_story() end  -- before its own keys
+if mode ~= "seed" then story_id, related = find_story() end  -- before its own keys
 tbl_insert("txt", text_key, id)
 if not short then
   for b = 1, nb do tbl_insert("lsh", ARGV[BAND0 + b], id) end
   for a = 1, nanch do tbl_insert("snt", ARGV[ANCH0 + a], id) end
-  if mode ~= "seed" then
-    for i = 1, nst do tbl_insert("sty", ARGV[STORY0 + i], id) end
-  end
+end
+if mode ~= "seed" then  -- a short text (a brief) joins and makes stories too
+  for i = 1, nst do tbl_insert("sty", ARGV[STORY0 + i], id) end
 end
 flush_metas()
 local ms, seq, sid = 0, 0, false
