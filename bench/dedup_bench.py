@@ -37,7 +37,7 @@ import redis
 from harness.redis_process import RedisProcess
 from worker.dedup import SENTENCE_QUERIES, DedupIndex, Prepared
 from worker.settings import DedupSettings
-from worker.textsig import Signature, shingles_of_token_hashes, signature_of_shingles, url_hash
+from worker.textsig import Signature, sample_order, shingles_of_token_hashes, signature_of_shingles, url_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -106,7 +106,7 @@ def prepared(art: tuple[np.ndarray, list[bytes], list[bytes]], s: DedupSettings)
     tok, sentences, story = art
     sig: Signature = signature_of_shingles(shingles_of_token_hashes(tok, s.shingle_words), s.num_perm)
     digest = hashlib.sha256(tok.tobytes()).hexdigest()
-    keys = sorted(set(sentences))
+    keys = sorted(set(sentences), key=sample_order)
     return Prepared(
         "",
         int(tok.size),

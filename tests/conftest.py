@@ -140,7 +140,14 @@ class Service:
         return res
 
     def fetch_wait(self, *args: str, timeout: float = 120) -> dict[str, Any]:
-        res = self.ingest("fetch", *args, "--wait", "--json", "--timeout", str(timeout), timeout=timeout + 30)
+        """The run's summary; the command ends 0 (complete) or 3 (complete with failures)."""
+        res = self.ingest(
+            "fetch", *args, "--wait", "--json", "--timeout", str(timeout), timeout=timeout + 30, check=False
+        )
+        if res.returncode not in (0, 3):
+            raise AssertionError(
+                f"ingest fetch {' '.join(args)} exited {res.returncode}:\n{res.stdout}\n{res.stderr}"
+            )
         return json.loads(res.stdout)  # type: ignore[no-any-return]
 
     def logs(self) -> str:

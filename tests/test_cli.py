@@ -248,6 +248,29 @@ def test_fetch_text_summary_names_the_counts(refetched: Refetched) -> None:
     )
 
 
+def test_fetch_wait_exits_3_when_the_run_completed_with_failures(
+    service: Service, web: FixtureServer
+) -> None:
+    service.start_worker()
+    res = service.ingest(
+        "fetch", "--url", web.url("/news/gone.html"), "--wait", "--timeout", "60", check=False
+    )
+
+    assert res.returncode == 3, res.stderr
+    assert "failed=1" in res.stdout and "failed " in res.stdout
+
+
+def test_fetch_wait_exits_1_when_it_times_out(service: Service, web: FixtureServer) -> None:
+    # no worker runs: nothing is ever decided
+    res = service.ingest(
+        "fetch", "--url", web.url("/news/on-topic-4.html"), "--wait", "--timeout", "2", check=False
+    )
+
+    assert res.returncode == 1
+    assert res.stdout.startswith("INCOMPLETE (timed out)")
+    assert "waiting " in res.stderr and "articles not yet decided" in res.stderr  # progress off a terminal
+
+
 def test_fetch_without_wait_only_reports_the_run_it_sent(service: Service, web: FixtureServer) -> None:
     res = service.ingest("fetch", "--url", web.url("/news/on-topic-4.html"))
 

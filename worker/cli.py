@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import click
@@ -334,15 +335,56 @@ def fetch(
     _finish_run(cli, run_id, polls, wait, timeout, as_json)
 
 
+# ``ingest fetch --wait`` / ``retry --wait`` exit codes (README: Commands)
+EXIT_COMPLETE = 0  # every item decided, none failed
+EXIT_TIMED_OUT = 1  # --timeout passed before every item was decided
+EXIT_ERROR = 2  # the command could not run (Redis unreachable, a bad setting, ...)
+EXIT_WITH_FAILURES = 3  # every item decided, some failed (or a poll failed, or pages were walls)
+PROGRESS_EVERY = 5.0  # seconds between progress lines when stderr is not a terminal
+
+
+class _Progress:
+    """What ``--wait`` is waiting for, on stderr: a line updated in place on a terminal, a
+    plain line every PROGRESS_EVERY seconds otherwise (logs, CI)."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last = -PROGRESS_EVERY
+        self.shown = False
+
+    def __call__(self, polls: int, expected: int, pending: int, waited: float) -> None:
+        if not self.tty and waited - self.last < PROGRESS_EVERY:
+            return
+        if self.tty and waited - self.last < 0.5:
+            return
+        self.last = waited
+        line = f"waiting {waited:.0f}s: {polls}/{expected} polls done, {pending} articles not yet decided"
+        if self.tty:
+            click.echo("\r" + line.ljust(78), nl=False, err=True)
+        else:
+            click.echo(line, err=True)
+        self.shown = True
+
+    def done(self) -> None:
+        if self.tty and self.shown:
+            click.echo("", err=True)
+
+
 def _finish_run(cli: Cli, run_id: str, polls: int, wait: bool, timeout: float, as_json: bool) -> None:
-    """Print the run's id, or with ``wait`` its summary once done (exit 1 when timed out)."""
+    """Print the run's id, or with ``wait`` its summary once done; the exit code says how it
+    ended (EXIT_COMPLETE, EXIT_WITH_FAILURES, EXIT_TIMED_OUT)."""
     if not wait:
         click.echo(f"sent run {run_id}")
         return
-    summary = wait_for_run(cli.redis, cli.keys, run_id, polls, timeout)
+    progress = _Progress()
+    summary = wait_for_run(cli.redis, cli.keys, run_id, polls, timeout, progress=progress)
+    progress.done()
     click.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))
     if not summary["complete"]:
-        sys.exit(1)
+        sys.exit(EXIT_TIMED_OUT)
+    poll_errors = any(p.get("error") for p in summary["polls"])
+    if summary["failed"] or summary.get("partial") or poll_errors:
+        sys.exit(EXIT_WITH_FAILURES)
 
 
 @main.command()
@@ -429,11 +471,20 @@ NEARLY_DONE = 64  # articles still pending
 
 
 def wait_for_run(
-    client: redis.Redis, keys: Keys, run_id: str, expected_polls: int, timeout: float
+    client: redis.Redis,
+    keys: Keys,
+    run_id: str,
+    expected_polls: int,
+    timeout: float,
+    progress: Callable[[int, int, int, float], None] | None = None,
 ) -> dict[str, Any]:
-    """Wait until every poll of the run is done and every item decided (or the timeout)."""
-    deadline = time.monotonic() + timeout
-    full_every, last_full = 5.0, time.monotonic()
+    """Wait until every poll of the run is done and every item decided (or the timeout).
+
+    ``progress(polls done, polls expected, items pending, seconds waited)`` is called
+    about every PROGRESS_EVERY seconds while it waits."""
+    started = time.monotonic()
+    deadline = started + timeout
+    full_every, last_full = 5.0, started
     while True:
         # two counters each round; the whole summary only when they say "done", or now and
         # then in case a worker of an older version does not keep the pending set
@@ -442,6 +493,8 @@ def wait_for_run(
         pipe.scard(keys.run_pending(run_id))
         polls, pending = pipe.execute()
         now = time.monotonic()
+        if progress is not None:
+            progress(int(polls), expected_polls, int(pending), now - started)
         if (polls >= expected_polls and pending == 0) or now > deadline or now - last_full > full_every:
             last_full = now
             summary = run_summary(client, keys, run_id, expected_polls)

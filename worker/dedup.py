@@ -24,7 +24,15 @@ from worker.redisconn import as_str
 from worker.scripts import Scripts
 from worker.settings import DedupSettings
 from worker.stories import story_keys
-from worker.textsig import Signature, content_hash, normalize, sentence_keys, signature, url_hash
+from worker.textsig import (
+    Signature,
+    content_hash,
+    normalize,
+    sample_order,
+    sentence_keys,
+    signature,
+    url_hash,
+)
 
 RECORD_SHARD = 1024
 # buckets of 64 bytes in one key of a bucket table: 64 MB (a Redis string stops at 512 MB)
@@ -119,7 +127,7 @@ class DedupIndex:
         ``raw``: the text itself, for its sentences and story keys (none without it)."""
         n_words = norm.count(" ") + 1 if norm else 0
         sig = signature(norm, k=self.s.shingle_words, num_perm=self.s.num_perm)
-        sentences = sorted(sentence_keys(raw)) if raw else []
+        sentences = sorted(sentence_keys(raw), key=sample_order) if raw else []
         return Prepared(
             normalized=norm,
             word_count=n_words,

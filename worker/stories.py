@@ -24,6 +24,8 @@ import hashlib
 import re
 import unicodedata
 
+from worker.textsig import sample_order
+
 STORY_KEYS = 8
 _SENTENCE_START = re.compile(r"(?:^|[.!?…:;\"«»“”]\s+|\n)\s*$")
 _TOKEN = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
@@ -58,7 +60,8 @@ def salient_tokens(text: str, skip: frozenset[str] = frozenset()) -> set[str]:
 
 
 def story_keys(text: str, title: str | None = None, skip: frozenset[str] = frozenset()) -> list[bytes]:
-    """The article's story keys: 8-byte hashes of its salient tokens, the smallest first."""
+    """The article's story keys: 8-byte hashes of its salient tokens, the first
+    ``STORY_KEYS`` in :func:`~worker.textsig.sample_order`."""
     tokens = salient_tokens(f"{title}.\n{text}" if title else text, skip)
-    keys = sorted(hashlib.blake2b(t.encode("utf-8"), digest_size=8, person=b"story").digest() for t in tokens)
-    return keys[:STORY_KEYS]
+    keys = [hashlib.blake2b(t.encode("utf-8"), digest_size=8, person=b"story").digest() for t in tokens]
+    return sorted(keys, key=sample_order)[:STORY_KEYS]

@@ -63,6 +63,13 @@ def sentence_keys(text: str) -> list[bytes]:
     return out
 
 
+def sample_order(key: bytes) -> bytes:
+    """The order a bottom-k sample of 8-byte keys is taken in: by their last bytes, while a
+    bucket table places a key by its first four (lua/decide.lua), so the sample's keys still
+    spread over every bucket (sampled by their first bytes, they would crowd the low ones)."""
+    return key[::-1]
+
+
 def content_hash(normalized: str) -> str:
     """sha256 of the normalised text: equal for texts that differ only trivially."""
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()

@@ -16,7 +16,7 @@
 --   e<N>:txt:*         bucket table of exact-text entries
 --   e<N>:snt:*         bucket table of sentence anchors (a sample of each article's sentences)
 --   e<N>:sty:*         bucket table of story keys (a sample of each article's names and numbers)
---   e<N>:stories       zset   story id -> articles queued in it in this epoch
+--   e<N>:stories       zset   story id -> articles queued in it in this epoch (stories of 2+)
 -- and prefix .. "story:" .. (id // shard_size): string of 4-byte story ids, one per article.
 --   e<N>:syndicated    zset   doc id -> copies found in this epoch
 --   e<N>:failed        hash   url key (hex) -> failed item (written by mark.lua; removed here)
@@ -288,6 +288,10 @@ end
 
 -- sentence anchors of each article that this text's looked-up sentences hit
 local sent_hits = {}
+-- how many articles hold each looked-up sentence key (sent_df[i]) and story key
+-- (story_dfs[i]): a key held by more than per_key / story_df articles is no evidence, and
+-- is not indexed for one more, so no key's entries grow without bound
+local sent_df, story_dfs = {}, {}
 
 -- How one candidate compares: (jaccard, containment that decides, sentence share, quotes).
 -- Containment of the shorter text decides, except when this text holds the whole other one
@@ -351,6 +355,7 @@ local function find_story()
       for i = 1, nst do
         local ids = {}
         tbl_find("sty", ep, ARGV[STORY0 + i], ids)
+        story_dfs[i] = (story_dfs[i] or 0) + #ids
         if #ids <= story_df then  -- a key many articles hold is no evidence of one event
           for _, id in ipairs(ids) do shared[id] = (shared[id] or 0) + 1 end
         end
@@ -435,6 +440,7 @@ if not match and not short then
     for i = 1, nq do
       local ids = {}
       tbl_find("snt", ep, ARGV[SENT0 + i], ids)
+      sent_df[i] = (sent_df[i] or 0) + #ids
       for k = 1, math.min(#ids, per_key) do
         local id = ids[k]
         sent_hits[id] = (sent_hits[id] or 0) + 1
@@ -531,10 +537,14 @@ if mode ~= "seed" then story_id, related = find_story() end  -- before its own k
 tbl_insert("txt", text_key, id)
 if not short then
   for b = 1, nb do tbl_insert("lsh", ARGV[BAND0 + b], id) end
-  for a = 1, nanch do tbl_insert("snt", ARGV[ANCH0 + a], id) end
+  for a = 1, nanch do  -- the anchors are the smallest looked-up keys: sent_df[a] is theirs
+    if (sent_df[a] or 0) <= per_key then tbl_insert("snt", ARGV[ANCH0 + a], id) end
+  end
 end
 if mode ~= "seed" then  -- a short text (a brief) joins and makes stories too
-  for i = 1, nst do tbl_insert("sty", ARGV[STORY0 + i], id) end
+  for i = 1, nst do
+    if (story_dfs[i] or 0) <= story_df then tbl_insert("sty", ARGV[STORY0 + i], id) end
+  end
 end
 flush_metas()
 local ms, seq, sid = 0, 0, false
@@ -549,9 +559,11 @@ else
   if redis.call("STRLEN", skey) == 0 then redis.call("SETRANGE", skey, shard_size * 4 - 1, "\0") end
   redis.call("SETRANGE", skey, (id % shard_size) * 4, struct.pack("<I4", story_id))
   expire(skey)
-  local stories = ekey(home, "stories")
-  redis.call("ZINCRBY", stories, 1, story_id)
-  expire(stories)
+  if story_id ~= id then  -- only stories of two articles or more are counted (a zset entry each)
+    local stories = ekey(home, "stories")
+    if redis.call("ZINCRBY", stories, 1, story_id) == "1" then redis.call("ZINCRBY", stories, 1, story_id) end
+    expire(stories)
+  end
   local story = story_json(story_id, related)
   sid = redis.call("XADD", stream, "*", "article", head .. dedup .. ',"story":' .. story .. "}")
   local dash = string.find(sid, "-", 1, true)
