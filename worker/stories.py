@@ -22,20 +22,29 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
+from functools import lru_cache
 
 from worker.textsig import sample_order
 
 STORY_KEYS = 8
-_SENTENCE_START = re.compile(r"(?:^|[.!?…:;\"«»“”]\s+|\n)\s*$")
 _TOKEN = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
 _KATAKANA = re.compile(r"[\u30a0-\u30ffー]{3,}")
 _DIGITS = re.compile(r"\d[\d.,\u00a0 ]*\d|\d\d")
 
 
 def _is_name(token: str) -> bool:
-    first = token[0]
-    return len(token) >= 3 and first.isupper() and unicodedata.category(first) == "Lu"
+    return len(token) >= 3 and token[0].isupper()
+
+
+_OPENERS = frozenset('.!?…:;"«»“”\n')
+
+
+@lru_cache(maxsize=8)
+def _skip_pattern(skip: frozenset[str]) -> re.Pattern[str] | None:
+    """One regex for "starts with one of the skipped words" (longest first)."""
+    if not skip:
+        return None
+    return re.compile("|".join(re.escape(w) for w in sorted(skip, key=len, reverse=True)))
 
 
 def salient_tokens(text: str, skip: frozenset[str] = frozenset()) -> set[str]:
@@ -46,14 +55,18 @@ def salient_tokens(text: str, skip: frozenset[str] = frozenset()) -> set[str]:
         digits = re.sub(r"\D", "", m.group())
         if len(digits) >= 2:
             out.add("#" + digits)
+    skipped = _skip_pattern(skip)
     for m in _TOKEN.finditer(text):
         tok = m.group()
         if not _is_name(tok):
             continue
-        if _SENTENCE_START.search(text, max(0, m.start() - 4), m.start()):
+        j = m.start() - 1
+        while j >= 0 and text[j] in " \t":
+            j -= 1
+        if j < 0 or text[j] in _OPENERS:
             continue  # a capital that opens a sentence says nothing
         folded = tok.casefold()
-        if not any(folded[:n] in skip for n in range(3, min(len(folded), 16) + 1)):
+        if skipped is None or not skipped.match(folded):
             out.add(folded)
     out.update(m.group() for m in _KATAKANA.finditer(text) if m.group() not in skip)
     return out
