@@ -277,3 +277,15 @@ def test_a_run_asking_for_an_article_already_waiting_is_told_its_decision(
     assert t.entry.run_id == "poll"
     assert f.done(t) == ["adhoc"]
     assert f.counts() == {"waiting": 0, "leased": 0, "sites": 0}
+
+
+# ---- how many drains a worker runs ------------------------------------------------------------
+
+
+def test_drains_leave_a_slot_to_polls_and_use_one_slot_per_core_while_polls_wait() -> None:
+    from worker.dispatch import drain_slots, most_drain_slots, slots_now
+
+    assert drain_slots(pool=4, cpus=2) == 2 and most_drain_slots(4) == 3
+    assert slots_now(2, 3, polls_waiting=True) == 2
+    assert slots_now(2, 3, polls_waiting=False) == 3
+    assert drain_slots(pool=1, cpus=2) == most_drain_slots(1) == 1  # a solo pool still drains

@@ -38,19 +38,28 @@ BUSY_POLL_SECONDS = 0.02
 # a drain sent and not seen on this worker for this long is taken for lost
 DRAIN_LOST_SECONDS = 30.0
 DRAIN_EXPIRES_SECONDS = 60
+POLLS_EVERY_SECONDS = 0.5
 
 
 class Dispatcher:
     """Sends drains for ready sites to its worker, one per free pool slot at most."""
 
-    def __init__(self, app: Any, hostname: str, slots: int, per_drain: int):
+    def __init__(self, app: Any, hostname: str, slots: int, per_drain: int, most_slots: int | None = None):
+        from worker.celery_app import QUEUE_POLL
+        from worker.status import broker_queue_keys
         from worker.tasks import DRAIN_TASK, context
 
         self.app = app
         self.task = DRAIN_TASK
-        self.frontier = context().frontier
+        ctx = context()
+        self.frontier = ctx.frontier
         self.queue = worker_direct(hostname)
         self.slots = slots
+        # while no poll waits in the broker, drains may use every slot but one
+        self.most_slots = max(slots, most_slots or slots)
+        self._poll_keys = broker_queue_keys(ctx.settings, QUEUE_POLL)
+        self._polls_checked_at = -1.0
+        self._polls_waiting = True
         self.per_drain = per_drain
         self._sent: dict[str, float] = {}  # task id -> when sent
         self._received: dict[str, float] = {}  # task id -> when the worker took it
@@ -91,9 +100,21 @@ class Dispatcher:
                 del self._received[task_id]
         return len(self._sent)
 
+    def polls_waiting(self) -> bool:
+        """Does a poll wait in the broker for a slot? (looked up at most every POLLS_EVERY s)"""
+        now = time.monotonic()
+        if now - self._polls_checked_at >= POLLS_EVERY_SECONDS:
+            self._polls_checked_at = now
+            pipe = self.frontier.r.pipeline(transaction=False)
+            for key in self._poll_keys:
+                pipe.llen(key)
+            self._polls_waiting = any(int(n) for n in pipe.execute())
+        return self._polls_waiting
+
     def tick(self) -> float:
         """Send the drains wanted now; seconds to sleep before looking again."""
-        free = self.slots - self.running()
+        waiting = self.most_slots != self.slots and self.polls_waiting()
+        free = slots_now(self.slots, self.most_slots, polls_waiting=waiting) - self.running()
         if free <= 0:
             return BUSY_POLL_SECONDS  # no slot to give: no need to ask Redis
         ready_in = self.frontier.next_ready_in()
@@ -121,12 +142,23 @@ class Dispatcher:
 
 
 def drain_slots(pool: int, cpus: int) -> int:
-    """How many of a worker's pool slots its drains may use: at least one is left to polls,
-    which feed the frontier (a drain runs as long as sites are ready, and polls queued
-    behind drains would starve them of articles), and no more than one per core: a drain
-    has many downloads in flight and keeps a core busy extracting, so more drains than
-    cores only contend, while a poll mostly waits for its feed."""
+    """How many of a worker's pool slots its drains may use while polls wait in the broker:
+    at least one is left to polls, which feed the frontier (a drain runs as long as sites
+    are ready, and polls queued behind drains would starve them of articles), and no more
+    than one per core, so that waiting polls get slots. With no poll waiting, drains may use
+    every slot but one (:func:`most_drain_slots`): a drain waits for Redis and the network
+    between extractions, and a third drain on two cores keeps them busy (the e2e
+    benchmark's throughput, BENCHMARKS.md round 9)."""
     return max(1, min(pool - 1, cpus))
+
+
+def most_drain_slots(pool: int) -> int:
+    return max(1, pool - 1)
+
+
+def slots_now(slots: int, most_slots: int, *, polls_waiting: bool) -> int:
+    """The drains a worker may run now: ``slots`` while polls wait, else ``most_slots``."""
+    return slots if polls_waiting else max(slots, most_slots)
 
 
 class DispatchStep(bootsteps.StartStopStep):
@@ -144,10 +176,10 @@ class DispatchStep(bootsteps.StartStopStep):
         s = get_settings().worker
         pool = 1 if s.pool == "solo" else int(getattr(c.controller, "concurrency", 0) or s.tasks_at_once)
         slots = drain_slots(pool, os.cpu_count() or 1)
-        self.dispatcher = Dispatcher(c.app, c.hostname, slots, s.articles_per_task)
+        self.dispatcher = Dispatcher(c.app, c.hostname, slots, s.articles_per_task, most_drain_slots(pool))
         task_received.connect(self._received, weak=False)
         self.dispatcher.start()
-        log.info("dispatch_started", worker=c.hostname, slots=slots)
+        log.info("dispatch_started", worker=c.hostname, slots=slots, most_slots=most_drain_slots(pool))
 
     def _received(self, request: Any = None, **_: Any) -> None:
         if self.dispatcher is not None and request is not None and request.name == self.dispatcher.task:

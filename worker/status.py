@@ -23,6 +23,11 @@ def _s(v: Any) -> Any:
     return v.decode() if isinstance(v, bytes) else v
 
 
+def broker_queue_keys(s: Settings, queue: str) -> list[str]:
+    """The broker's Redis lists of one queue (one per priority)."""
+    return [Keys(s.redis.key_prefix).broker_queue(queue) + suffix for suffix in _PRIORITY_SUFFIXES]
+
+
 def broker_queue_lengths(client: redis.Redis, s: Settings) -> dict[str, int]:
     keys = Keys(s.redis.key_prefix)
     return {
@@ -179,7 +184,10 @@ def format_status(st: dict[str, Any]) -> str:
         f" by workers, {fr['sites']} sites with articles due"
     )
     ix = st["index"]
-    out.append(f"index: {ix['documents']} documents ({ix['seeds']} seeds), {ix['urls_decided']} URLs decided")
+    out.append(
+        f"index: {ix['documents']} documents ({ix['seeds']} seeds), "
+        f"{ix['urls_decided']} URLs and GUIDs decided (an article counts once for each)"
+    )
     out.append("outcomes: " + " ".join(f"{k}={v}" for k, v in st["outcomes"].items()))
     out.append(f"dead letters: {st['dead_letters']}")
     for d in st.get("recent_dead_letters", []):
@@ -217,7 +225,8 @@ def format_status(st: dict[str, Any]) -> str:
         out.append("most syndicated (copies found, latest copy):")
         for m in st["most_syndicated"]:
             latest = m["latest_copies"][-1]["url"] if m["latest_copies"] else "-"
-            out.append(f"  #{m['id']}: {m['copies']} copies, latest {latest}")
+            copies = f"{m['copies']} cop{'y' if m['copies'] == 1 else 'ies'}"
+            out.append(f"  #{m['id']}: {copies}, latest {latest}")
     if st.get("largest_stories"):
         out.append("largest stories (articles queued in the same story):")
         for m in st["largest_stories"]:
