@@ -63,6 +63,9 @@ def test_explain_of_an_ingested_url_says_duplicate_by_url(
     service.fetch_wait("--url", url)
     [e] = _explain(service, url + "?utm_source=x")
     assert (e["verdict"], e["match"], e["prior_decision"]) == ("duplicate", "url", "queued")
+    text = service.ingest("explain", url).stdout
+    assert "verdict: ALREADY DECIDED: this URL was queued as article #" in text
+    assert "DUPLICATE" not in text
 
 
 def test_explain_changes_nothing_in_redis(service: Service, r: redis.Redis, prefix: str) -> None:
@@ -82,6 +85,9 @@ def test_explain_prints_verdict_thresholds_and_relevance(
     assert "relevance: 1.00 >= threshold 0.50: ON TOPIC (language en; terms matched in en" in out
     assert "    china: " in out and "China (lead 2 body 25)" in out
     assert "    nearest seed or description: seed Chinese defense minister visits Belarus" in out
+    # seeds named by their title too, similarities rounded
+    assert "seed 000_663d425c6dff775c (“Chinese defense minister visits Belarus to enhance ties”)" in out
+    assert not any(len(x) > 5 for x in __import__("re").findall(r"similarity (0\.\d+)", out))
 
 
 OFF_TOPIC_TRADE = (

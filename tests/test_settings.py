@@ -414,3 +414,13 @@ def test_misspelt_top_level_environment_setting_stops_startup(monkeypatch: pytes
     monkeypatch.setenv("INGEST_LOG_LEVLE", "DEBUG")
     with pytest.raises(ConfigError, match="INGEST_LOG_LEVLE"):
         load_settings()
+
+
+def test_the_start_up_settings_line_counts_terms_and_names_sources_instead_of_listing_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INGEST_CONFIG", str(ROOT / "config" / "ingest.toml"))
+    summary = load_settings().summary()
+    assert summary["topic"]["terms"]["china"] > 50 and summary["topic"]["languages"] >= 10
+    assert "google-news:google_news" in summary["sources"]
+    assert len(json.dumps(summary)) < 4000  # the full settings are ~30 KB with the topic's terms

@@ -132,6 +132,17 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
+def _json_shutdown_notices() -> None:
+    """Celery prints its shutdown notices ("worker: Warm shutdown (MainProcess)") with a
+    ``safe_say`` of its own, past the logging system: log them as events instead."""
+    import celery.apps.worker as celery_worker
+
+    def say(msg: str, f: Any = None) -> None:
+        log.info("celery_notice", message=str(msg).strip())
+
+    celery_worker.safe_say = say
+
+
 # seconds before a worker that stopped by itself is started again
 RESTART_DELAY_SECONDS = 5.0
 
@@ -152,7 +163,7 @@ def _start_worker(s: Settings, *, beat: bool, concurrency: int | None, pool: str
     from worker.seeds import load_seeds
 
     s.data_dir.mkdir(parents=True, exist_ok=True)
-    log.info("settings", **s.masked())
+    log.info("settings", **s.summary())
     assert s.redis_url
     client = redis_client(s.redis_url)
     load_seeds(DedupIndex(client, s.dedup, s.redis.key_prefix, s.redis.stream_key), s.seeds_dir)
@@ -173,6 +184,9 @@ def _start_worker(s: Settings, *, beat: bool, concurrency: int | None, pool: str
     ]
     if beat:
         argv += ["-B", "-s", str(s.data_dir / "celerybeat-schedule")]
+    if s.log_format == "json":  # with JSON logs every line is JSON, Celery's own words too
+        argv = ["--quiet", *argv]  # its banner
+        _json_shutdown_notices()
     asked: list[str] = []
     worker_shutting_down.connect(lambda sig, **_: asked.append(sig), weak=False)
     app.worker_main(argv)

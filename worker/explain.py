@@ -49,7 +49,21 @@ def _with_exact(ctx: Context, cand: dict[str, Any] | None, norm: str) -> dict[st
     other = _text_of(ctx, cand)
     k = ctx.settings.dedup.shingle_words
     exact = round(exact_jaccard(norm, normalize(other), k), 4) if other is not None else None
-    return {**cand, "exact_similarity": exact}
+    out = {**cand, "exact_similarity": exact}
+    if cand.get("kind") == "seed" and cand.get("name"):
+        out["title"] = _seed_titles(ctx).get(str(cand["name"]))
+    return out
+
+
+def _seed_titles(ctx: Context) -> dict[str, str]:
+    """Seed name -> its title (seeds.toml), to name a seed as a person would."""
+    from worker.errors import ConfigError
+    from worker.seeds import read_seeds
+
+    try:
+        return {sd.name: sd.title for sd in read_seeds(ctx.settings.seeds_dir) if sd.title}
+    except ConfigError:
+        return {}
 
 
 def explain(ctx: Context, inp: str) -> dict[str, Any]:
@@ -116,11 +130,15 @@ def format_explanation(e: dict[str, Any]) -> str:
     if e.get("dedup_verdict"):
         v += f" (as a text, dedup alone would say {e['dedup_verdict']})"
     dup = e.get("duplicate_of")
-    if e["verdict"] == "duplicate":
+    if e["verdict"] == "duplicate" and e["match"] == "url":
+        # the URL itself was decided before: say what became of it, not "duplicate"
+        prior = e["prior_decision"]
+        doc = (e.get("duplicate_of") or {}).get("id")
+        what = {"queued": f"queued as article #{doc}", "duplicate": f"a duplicate of article #{doc}"}
+        v = f"  verdict: ALREADY DECIDED: this URL was {what.get(prior, prior)} before"
+    elif e["verdict"] == "duplicate":
         v += f" by {e['match']}"
-        if e["match"] == "url":
-            v += f" (this URL was decided before: {e['prior_decision']})"
-        elif dup:
+        if dup:
             v += " of " + _name(dup) + _sims(dup)
     lines.append(v)
     t = e["thresholds"]
@@ -174,14 +192,16 @@ def format_relevance(r: dict[str, Any]) -> list[str]:
 
 def _name(c: dict[str, Any]) -> str:
     if c.get("kind") == "seed":
-        return f"seed {c.get('name')}"
+        title = c.get("title")
+        return f"seed {c.get('name')}" + (f" (“{title}”)" if title else "")
     return f"article #{c.get('id')}" + (f" (stream {c['stream_id']})" if c.get("stream_id") else "")
 
 
 def _sims(c: dict[str, Any]) -> str:
-    s = f": similarity {c.get('similarity')}"
+    sim = c.get("similarity")
+    s = f": similarity {round(float(sim), 3) if sim is not None else None}"
     if c.get("exact_similarity") is not None:
-        s += f" (exact {c['exact_similarity']})"
+        s += f" (exact {round(float(c['exact_similarity']), 3)})"
     if c.get("containment") is not None:
         s += f", containment {round(float(c['containment']), 3)}"
     return s

@@ -457,8 +457,25 @@ class Settings(BaseSettings):
                 return s
         raise KeyError(name)
 
+    def summary(self) -> dict[str, Any]:
+        """The effective settings for the start-up log line, secrets hidden, and short: the
+        topic's terms and the sources' queries are counted, not listed (``ingest sources``
+        lists the sources; the config file holds the terms)."""
+        data = self.masked()
+        topic = data.pop("topic")
+        data["topic"] = {
+            "name": topic["name"],
+            "threshold": topic["threshold"],
+            "terms": {g: sum(len(t) for t in by_lang.values()) for g, by_lang in topic["groups"].items()},
+            "languages": len({lang for by_lang in topic["groups"].values() for lang in by_lang}),
+        }
+        data["sources"] = [
+            f"{src['name']}:{src['kind']}" for src in data["sources"] if src.get("enabled", True)
+        ]
+        return data
+
     def masked(self) -> dict[str, Any]:
-        """The effective settings for the start-up log, secrets hidden."""
+        """The effective settings, secrets hidden."""
         data = self.model_dump(mode="json")
         if self.redis_url:
             data["redis_url"] = mask_url(self.redis_url)
