@@ -8,6 +8,7 @@ and ingesting the feed is the slow part, and none of those tests changes the sta
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ import pytest
 import redis
 
 from tests import conftest
-from tests.conftest import Service
+from tests.conftest import ROOT, Service
 from tests.support.webserver import FixtureServer
 
 
@@ -286,3 +287,28 @@ def test_ingest_help_lists_the_commands() -> None:
     assert res.returncode == 0
     for cmd in ("run", "worker", "beat", "fetch", "status", "tail"):
         assert f"  {cmd} " in res.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status"],
+        ["fetch", "--all"],
+        ["tail"],
+        ["retry", "http://x.test/a"],
+        ["consume", "--group", "g", "--count", "1"],
+        ["check"],
+        ["explain", str(ROOT / "tests" / "fixtures" / "site" / "on-topic-1.html")],
+    ],
+    ids=lambda c: c[0],
+)
+def test_every_command_says_one_line_when_redis_is_unreachable(command: list[str], tmp_path: Path) -> None:
+    from tests.conftest import INGEST
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INGEST_", "REDIS_URL"))}
+    env |= {"REDIS_URL": "redis://127.0.0.1:1/0", "INGEST_DATA_DIR": str(tmp_path)}
+    res = subprocess.run([INGEST, *command], env=env, capture_output=True, text=True, timeout=60)
+
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and res.stderr.startswith("ingest: error: cannot reach")
+    assert "Traceback" not in res.stderr + res.stdout

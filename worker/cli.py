@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 import click
+import kombu.exceptions
 import redis
 
 from worker.errors import ConfigError, IngestError
@@ -104,6 +105,8 @@ class _Group(click.Group):
             _fail(str(exc), ctx)
         except redis.RedisError as exc:
             _fail(f"cannot reach Redis at {_masked_redis_url()}: {exc}", ctx)
+        except kombu.exceptions.OperationalError as exc:  # the broker (the same Redis) is away
+            _fail(f"cannot reach the broker at {_masked_redis_url()}: {exc}", ctx)
 
 
 def _masked_redis_url() -> str:
