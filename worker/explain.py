@@ -80,7 +80,11 @@ def explain(ctx: Context, inp: str) -> dict[str, Any]:
         "word_count": prep.word_count,
         "short_text": prep.short,
         "content_hash": f"sha256:{prep.content_hash}",
-        "thresholds": {"jaccard": d.jaccard_threshold, "containment": d.containment_threshold},
+        "thresholds": {
+            "jaccard": d.jaccard_threshold,
+            "containment": d.containment_threshold,
+            "sentences": d.sentence_containment_threshold,
+        },
         "relevance": rel.to_json(),
     }
     if verdict.status == "seen":
@@ -142,7 +146,10 @@ def format_explanation(e: dict[str, Any]) -> str:
             v += " of " + _name(dup) + _sims(dup)
     lines.append(v)
     t = e["thresholds"]
-    lines.append(f"  thresholds: similarity >= {t['jaccard']} or containment >= {t['containment']}")
+    line = f"  thresholds: similarity >= {t['jaccard']} or containment >= {t['containment']}"
+    if t.get("sentences") is not None:
+        line += f" or {t['sentences']:.0%} of its sentences"
+    lines.append(line)
     if e.get("nearest_seed"):
         lines.append("  nearest seed: " + _name(e["nearest_seed"]) + _sims(e["nearest_seed"]))
     if e.get("quotes"):
