@@ -114,3 +114,27 @@ def test_sources_lists_the_urls_each_poll_requests(service: Service) -> None:
         "https://news.google.com/rss/search?q=China+Belarus&hl=en-US&gl=US&ceid=US%3Aen",
         "https://news.google.com/rss/search?q=Chiny+Bia%C5%82oru%C5%9B&hl=pl&gl=PL&ceid=PL%3Apl",
     ]
+
+
+def test_sources_and_fetch_all_use_what_the_running_service_polls_not_the_shells_config(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    # the worker runs with a source the shell's config does not have
+    theirs = [
+        {"name": "svc-feed", "kind": "feed", "url": web.url("/feeds/topic.rss"), "interval_seconds": 3600}
+    ]
+    service.start_worker(env={"INGEST_SOURCES": json.dumps(theirs)})
+    _wait_until(lambda: r.get(f"{prefix}service") is not None, "the worker's record of its settings")
+
+    res = service.ingest("sources", "--json")
+    assert [s["name"] for s in json.loads(res.stdout)] == ["svc-feed"]
+    assert "the running service" in res.stderr
+
+    summary = service.fetch_wait("--all")
+    assert [p["feed_url"] for p in summary["polls"]] == [web.url("/feeds/topic.rss")]
+    assert r.hget(f"{prefix}source:svc-feed", "last_poll_at") is not None
+
+
+def test_without_a_running_service_sources_says_it_lists_the_shells_config(service: Service) -> None:
+    res = service.ingest("sources", "--json")
+    assert json.loads(res.stdout) and "no running service found" in res.stderr

@@ -44,6 +44,30 @@ def _settings(*, need_redis: bool = True) -> Settings:
     return get_settings()
 
 
+def _service_sources() -> tuple[list[Any], str]:
+    """The sources the running service polls (its record in Redis), else this shell's
+    config's; and where they come from, to say so."""
+    from worker import service_record
+    from worker.settings import config_path
+
+    s = _settings(need_redis=False)
+    url = s.redis_url
+    if not url:
+        from worker.embedded_redis import running_url
+
+        url = running_url(s.data_dir)
+    if url:
+        from worker.redisconn import redis_client
+
+        try:
+            found = service_record.service_sources(redis_client(url), s)
+        except redis.RedisError:
+            found = None
+        if found is not None:
+            return list(found[0]), found[1]
+    return list(s.sources), f"this shell's config ({config_path()}): no running service found"
+
+
 def _use_redis_url(url: str) -> None:
     os.environ["REDIS_URL"] = url
     get_settings.cache_clear()
@@ -169,6 +193,9 @@ def _start_worker(s: Settings, *, beat: bool, concurrency: int | None, pool: str
     log.info("settings", **s.summary())
     assert s.redis_url
     client = redis_client(s.redis_url)
+    from worker import service_record
+
+    service_record.record(client, s)  # what `ingest sources` and `fetch --all` read
     load_seeds(DedupIndex(client, s.dedup, s.redis.key_prefix, s.redis.stream_key), s.seeds_dir)
     argv = [
         "worker",
@@ -247,9 +274,12 @@ def worker(cli: Cli, concurrency: int | None, pool: str | None) -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the sources as JSON.")
 def sources(as_json: bool) -> None:
-    """List the configured sources and the URLs each poll requests (paste them in a browser)."""
+    """List the sources the running service polls and the URLs each poll requests (paste them
+    in a browser); without a running service, those of this shell's config."""
     from worker.sources import requests_of
 
+    srcs, origin = _service_sources()
+    click.echo(f"sources of {origin}", err=True)
     listed: list[dict[str, Any]] = [
         {
             "name": src.name,
@@ -259,7 +289,7 @@ def sources(as_json: bool) -> None:
             "interval_bounds": list(src.interval_bounds),
             "requests": [{"lang": r.lang, "url": r.url} for r in requests_of(src)],
         }
-        for src in _settings(need_redis=False).sources
+        for src in srcs
     ]
     if as_json:
         click.echo(json.dumps(listed, indent=2, ensure_ascii=False))
@@ -325,7 +355,7 @@ def fetch(
         for u in values:  # every argument checked before anything is sent
             if not is_fetchable(u):
                 raise click.BadParameter(f"{u!r} is not an http(s) URL", param_hint=option)
-    s = cli.settings
+    cli.settings  # noqa: B018  (resolves the Redis URL, as every command does)
     # tasks are sent by name: importing worker.tasks would load the whole pipeline
     # (trafilatura, numpy), most of this command's start-up time
     from worker.celery_app import app
@@ -340,8 +370,10 @@ def fetch(
 
     ledger = PollLedger(cli.redis, cli.keys)
     sends: list[tuple[str, list[Any]]] = [("worker.tasks.poll_feed", [f, run_id]) for f in feeds]
-    if all_sources:
-        sends += [("worker.tasks.poll_source", [src.name, run_id]) for src in s.sources if src.enabled]
+    if all_sources:  # the service's sources: the workers look each one up by name
+        srcs, origin = _service_sources()
+        click.echo(f"polling the sources of {origin}", err=True)
+        sends += [("worker.tasks.poll_source", [src.name, run_id]) for src in srcs if src.enabled]
     if query:
         sends += [("worker.tasks.poll_search", [kind, query.strip(), lang, run_id]) for kind in SEARCH_KINDS]
     for task, args in sends:

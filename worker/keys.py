@@ -71,6 +71,12 @@ class Keys:
     def syndicated(self, epoch: str) -> str:
         return self._k(f"e{epoch}", "syndicated")
 
+    @property
+    def service(self) -> str:
+        """string: the running service's effective settings (secret-free) and sources, as
+        JSON, written by each worker at start-up (worker/service_record.py)."""
+        return self._k("service")
+
     def stories(self, epoch: str) -> str:
         """zset: story id -> articles queued in it in epoch N (written by lua/decide.lua)."""
         return self._k(f"e{epoch}", "stories")
