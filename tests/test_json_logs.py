@@ -28,3 +28,6 @@ def test_every_line_of_a_worker_that_fetched_and_stopped_is_json(
     assert lines and not not_json, not_json[:5]
     events = [json.loads(line).get("event") for line in lines]
     assert "article_decided" in events and "celery_notice" in events
+    [decided] = [json.loads(line) for line in lines if json.loads(line).get("event") == "article_decided"]
+    assert {"id", "url", "source", "outcome", "reason", "ms"} <= set(decided)
+    assert decided["outcome"] == "queued" and decided["ms"] > 0

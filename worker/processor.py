@@ -106,6 +106,7 @@ class Processor:
         seed never is (it is reported as decided before). ``heal_round``: the heal rounds
         this item has had, so that a failure again waits for the next heal delay.
         """
+        started = time.monotonic()
         keys = item_keys(item)
         # a drain looked a taken item up a moment ago; one decided since is
         # caught where its decision is written (the decide script, mark)
@@ -120,7 +121,7 @@ class Processor:
                 outcome = self._behind_wall(item, keys, wall, None, force=force)
             else:
                 outcome = self.fail(item, exc, run_id=None, force=force, heal_round=heal_round)
-        return self.finish(item, run_id, outcome)
+        return self.finish(item, run_id, outcome, started=started)
 
     def _decide(
         self, item: Item, keys: list[bytes], pending: Future[FetchResult] | None, *, force: bool = False
@@ -298,8 +299,11 @@ class Processor:
             self.finish(item, run_id, outcome)
         return outcome
 
-    def finish(self, item: Item, run_id: str | None, outcome: Outcome) -> Outcome:
-        """The item's bookkeeping after its decision, in one round trip."""
+    def finish(
+        self, item: Item, run_id: str | None, outcome: Outcome, *, started: float | None = None
+    ) -> Outcome:
+        """The item's bookkeeping after its decision, in one round trip. ``started``: when
+        its decision began (monotonic), for the milliseconds in its log line."""
         key = item_key(item)
         keys = self.ctx.keys
         pipe = self.ctx.redis.pipeline(transaction=False)
@@ -319,10 +323,13 @@ class Processor:
         pipe.execute()
         log.info(
             "article_decided",
+            id=item_id(item),
             outcome=outcome.outcome,
             reason=outcome.reason,
             url=item.url,
             source=item.source,
+            # the decision's own time: with a page in hand (a drain's download), from it on
+            ms=round((time.monotonic() - started) * 1000, 1) if started is not None else None,
             schema_version=SCHEMA_VERSION,
         )
         return outcome
