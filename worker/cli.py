@@ -192,6 +192,9 @@ def _start_worker(s: Settings, *, beat: bool, concurrency: int | None, pool: str
     s.data_dir.mkdir(parents=True, exist_ok=True)
     log.info("settings", **s.summary())
     assert s.redis_url
+    from worker import metrics
+
+    metrics.start(s.data_dir, s.worker.metrics_port, s.redis_url, s)  # before any metric exists
     client = redis_client(s.redis_url)
     from worker import service_record
 

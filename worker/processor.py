@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from worker import dates, decisions, page_check, relevance
+from worker import dates, decisions, metrics, page_check, relevance
 from worker.context import Context, item_id, item_key, item_keys
 from worker.dedup import Verdict
 from worker.errors import IngestError, NotAnArticle, PermanentError
@@ -87,7 +87,13 @@ class Processor:
         def before_request(url: str) -> None:
             politeness.before_page(url, turn)
 
-        return self.ctx.fetcher.get(item.url, content_types=HTML_TYPES, before_request=before_request)
+        started = time.monotonic()
+        page = self.ctx.fetcher.get(item.url, content_types=HTML_TYPES, before_request=before_request)
+        m = metrics.get()
+        if m is not None:
+            m.fetch_seconds.observe(time.monotonic() - started)
+            m.fetch_bytes.inc(len(page.content))
+        return page
 
     def process(
         self,
@@ -129,6 +135,7 @@ class Processor:
         page = pending.result() if pending is not None else self.fetch_page(item)
         if page.content_type not in HTML_TYPES:
             raise NotAnArticle(f"content type {page.content_type!r} is not a page", reason="not_html")
+        started = time.monotonic()
         try:
             ext = extract(
                 decode_html(page.content, page.encoding),
@@ -140,6 +147,9 @@ class Processor:
             if wall is None:
                 raise
             return self._behind_wall(item, keys, wall, page, force=force)
+        m = metrics.get()
+        if m is not None:
+            m.extract_seconds.observe(time.monotonic() - started)
         wall = page_check.wall_of(page.content, ext.text, item.feed_words)
         if wall is not None:
             return self._behind_wall(item, keys, wall, page, force=force, ext=ext)
@@ -197,6 +207,9 @@ class Processor:
                 return self._decided_meanwhile(keys, "stale")
             return Outcome("stale", detail={"published_at": date.published_at, "source": date.source})
         rel = relevance.judge(ext.text, ext.title or item.title, self.settings, language=ext.language)
+        m = metrics.get()
+        if m is not None:
+            m.relevance.observe(rel.score)
         index = self.ctx.index
         if not rel.on_topic:
             if not self.ctx.recorder.mark_final(keys, "off_topic", decisions.OFF_TOPIC, replace=force):
@@ -217,9 +230,12 @@ class Processor:
             text_source=text_source,
             dates=date,
         )
+        started = time.monotonic()
         verdict = index.commit(
             prep, keys[0], message, now=int(time.time()), url=item.url, source=item.source, replace=force
         )
+        if m is not None:
+            m.dedup_seconds.observe(time.monotonic() - started)
         outcome = self._verdict_outcome(verdict, keys)
         return replace(outcome, forced=force) if outcome.also_mark else outcome
 
@@ -321,6 +337,9 @@ class Processor:
         pipe.delete(keys.claim(key))
         pipe.hdel(keys.inflight, key)
         pipe.execute()
+        m = metrics.get()
+        if m is not None:
+            m.articles.labels(outcome.outcome, outcome.reason or "").inc()
         log.info(
             "article_decided",
             id=item_id(item),

@@ -332,6 +332,8 @@ class WorkerSettings(_Section):
     # tasks at once per worker; 0: TASKS_PER_CORE per core (README: Pool and concurrency)
     concurrency: int = Field(default=0, ge=0, le=256)
     pool: Literal["prefork", "threads", "solo"] = "prefork"
+    # Prometheus metrics of this worker and its pool children on this port (worker/metrics.py); 0: off
+    metrics_port: int = Field(default=0, ge=0, le=65535)
     # kombu's own last resort: a message unacknowledged this long after its delivery (or
     # its holder's last heartbeat, worker/liveness.py) goes back to its queue; must exceed
     # the longest task

@@ -20,6 +20,7 @@ import redis
 from celery.exceptions import Reject, SoftTimeLimitExceeded
 from celery.signals import worker_init, worker_process_shutdown
 
+from worker import metrics
 from worker.celery_app import app
 from worker.context import Context
 from worker.drain import Drain
@@ -60,6 +61,7 @@ def _warm_up(**_: Any) -> None:
 def _close(**_: Any) -> None:
     if _ctx is not None and _ctx_pid == os.getpid():
         _ctx.close()
+    metrics.process_exited(os.getpid())
 
 
 def _wait_for_redis(client: redis.Redis, deadline: float) -> bool:
@@ -98,7 +100,7 @@ def poll_source(self: Any, source_name: str, run_id: str | None = None) -> dict[
     handoff = HandOff(context())
     token = self.request.id or ""
     summary = through_redis_outages(lambda: handoff.poll_source(source_name, run_id, token))
-    _poll_done(token)
+    _poll_done(token, source_name, summary)
     return summary
 
 
@@ -108,7 +110,7 @@ def poll_feed(self: Any, feed_url: str, run_id: str | None = None, source: str =
     handoff = HandOff(context())
     token = self.request.id or ""
     summary = through_redis_outages(lambda: handoff.poll_and_hand_on(feed_url, source, run_id, token))
-    _poll_done(token)
+    _poll_done(token, source, summary)
     return summary
 
 
@@ -120,12 +122,19 @@ def poll_search(
     handoff = HandOff(context())
     token = self.request.id or ""
     summary = through_redis_outages(lambda: handoff.poll_search(kind, query, lang, run_id, token))
-    _poll_done(token)
+    _poll_done(token, f"adhoc-{kind}", summary)
     return summary
 
 
-def _poll_done(task_id: str) -> None:
-    """A poll noted by ``ingest fetch`` finished: forget it (worker.polls)."""
+def _poll_done(task_id: str, source: str = "", summary: dict[str, Any] | None = None) -> None:
+    """A poll finished: counted (worker.metrics), and forgotten if ``ingest fetch`` noted it
+    (worker.polls)."""
+    m = metrics.get()
+    if m is not None and summary is not None:
+        result = "error" if summary.get("error") else str(summary.get("skipped") or "ok")
+        m.polls.labels(source, result).inc()
+        m.poll_items.labels(source, "found").inc(int(summary.get("found") or 0))
+        m.poll_items.labels(source, "new").inc(int(summary.get("new") or 0))
     ctx = context()
     through_redis_outages(lambda: PollLedger(ctx.redis, ctx.keys).poll_done(task_id))
 
