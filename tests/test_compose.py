@@ -125,3 +125,28 @@ def test_compose_services_commands_run_as_local_processes(
                 p.kill()
                 p.wait()
         client.close()
+
+
+def test_compose_needs_no_top_level_name_which_compose_v1_rejects() -> None:
+    assert "name" not in COMPOSE
+
+
+def test_compose_beat_has_a_healthcheck_on_its_schedule_file() -> None:
+    check = COMPOSE["services"]["beat"]["healthcheck"]["test"]
+    assert check[0] == "CMD-SHELL" and "celerybeat-schedule" in check[1]
+
+
+def test_the_image_installs_locked_dependencies_before_the_code_and_checks_its_health() -> None:
+    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
+    steps = [line for line in lines if line and not line.startswith("#")]
+    lock = next(i for i, line in enumerate(steps) if "pip install -r" in line)
+    code = next(i for i, line in enumerate(steps) if line.startswith("COPY worker"))
+    assert lock < code, "a code change must not reinstall the dependencies"
+    assert any(line.startswith("HEALTHCHECK") and "ingest" in line for line in steps)
+    locked = (ROOT / "requirements.lock").read_text()
+    assert "celery==" in locked and "trafilatura==" in locked  # every package pinned
+
+
+def test_the_build_context_leaves_out_the_virtualenv_and_the_git_folder() -> None:
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert ".venv" in ignored and ".git" in ignored
