@@ -4,6 +4,7 @@ notices, Python's warnings and our own events alike."""
 from __future__ import annotations
 
 import json
+import time
 
 from harness.processes import stop_process_groups
 from tests.conftest import Service
@@ -31,3 +32,16 @@ def test_every_line_of_a_worker_that_fetched_and_stopped_is_json(
     [decided] = [json.loads(line) for line in lines if json.loads(line).get("event") == "article_decided"]
     assert {"id", "url", "source", "outcome", "reason", "ms"} <= set(decided)
     assert decided["outcome"] == "queued" and decided["ms"] > 0
+
+
+def test_the_worker_says_its_transport_without_a_password_it_does_not_have(service: Service) -> None:
+    proc = service.start_worker()
+    deadline = time.monotonic() + 90
+    while "worker_starting" not in service.logs():
+        assert time.monotonic() < deadline, service.logs()[-2000:]
+        time.sleep(0.2)
+    stop_process_groups([proc], grace=20)
+    logs = service.logs()
+    line = next(x for x in logs.splitlines() if "worker_starting" in x)
+    assert "transport=redis://127.0.0.1:" in line and "**" not in line
+    assert ".> transport:" not in logs  # Celery's banner, which masked a password there is none of

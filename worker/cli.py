@@ -217,8 +217,21 @@ def _start_worker(s: Settings, *, beat: bool, concurrency: int | None, pool: str
     ]
     if beat:
         argv += ["-B", "-s", str(s.data_dir / "celerybeat-schedule")]
+    # Celery's banner is not printed: it is no log line (with JSON logs every line must be
+    # JSON) and its transport line masks a password even when the URL has none; ours says it
+    argv = ["--quiet", *argv]
+    from worker.settings import mask_url
+
+    log.info(
+        "worker_starting",
+        transport=mask_url(s.redis_url),
+        queues=f"{QUEUE_POLL},{QUEUE_ARTICLES}",
+        pool=pool or s.worker.pool,
+        concurrency=concurrency or s.worker.tasks_at_once,
+        beat=beat,
+        metrics_port=s.worker.metrics_port or None,
+    )
     if s.log_format == "json":  # with JSON logs every line is JSON, Celery's own words too
-        argv = ["--quiet", *argv]  # its banner
         _json_shutdown_notices()
     asked: list[str] = []
     worker_shutting_down.connect(lambda sig, **_: asked.append(sig), weak=False)
