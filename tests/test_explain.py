@@ -86,7 +86,10 @@ def test_explain_prints_verdict_thresholds_and_relevance(
     assert "    china: " in out and "China (lead 2 body 25)" in out
     assert "    nearest seed or description: seed Chinese defense minister visits Belarus" in out
     # seeds named by their title too, similarities rounded
-    assert "seed 000_663d425c6dff775c (“Chinese defense minister visits Belarus to enhance ties”)" in out
+    assert (
+        "seed 000_663d425c6dff775c (“Chinese defense minister visits Belarus to enhance ties”, Global Times)"
+        in out
+    )
     assert not any(len(x) > 5 for x in __import__("re").findall(r"similarity (0\.\d+)", out))
 
 

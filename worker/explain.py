@@ -56,12 +56,16 @@ def _with_exact(ctx: Context, cand: dict[str, Any] | None, norm: str) -> dict[st
 
 
 def _seed_titles(ctx: Context) -> dict[str, str]:
-    """Seed name -> its title (seeds.toml), to name a seed as a person would."""
+    """Seed name -> its title and outlet (seeds.toml), to name a seed as a person would."""
     from worker.errors import ConfigError
     from worker.seeds import read_seeds
 
     try:
-        return {sd.name: sd.title for sd in read_seeds(ctx.settings.seeds_dir) if sd.title}
+        return {
+            sd.name: f"“{sd.title}”" + (f", {sd.outlet}" if sd.outlet else "")
+            for sd in read_seeds(ctx.settings.seeds_dir)
+            if sd.title
+        }
     except ConfigError:
         return {}
 
@@ -200,7 +204,7 @@ def format_relevance(r: dict[str, Any]) -> list[str]:
 def _name(c: dict[str, Any]) -> str:
     if c.get("kind") == "seed":
         title = c.get("title")
-        return f"seed {c.get('name')}" + (f" (“{title}”)" if title else "")
+        return f"seed {c.get('name')}" + (f" ({title})" if title else "")
     return f"article #{c.get('id')}" + (f" (stream {c['stream_id']})" if c.get("stream_id") else "")
 
 
