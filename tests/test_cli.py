@@ -312,3 +312,15 @@ def test_every_command_says_one_line_when_redis_is_unreachable(command: list[str
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and res.stderr.startswith("ingest: error: cannot reach")
     assert "Traceback" not in res.stderr + res.stdout
+
+
+def test_sources_lists_this_shells_config_and_says_why_when_redis_is_unreachable(tmp_path: Path) -> None:
+    from tests.conftest import INGEST
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INGEST_", "REDIS_URL"))}
+    env |= {"REDIS_URL": "redis://127.0.0.1:1/0", "INGEST_DATA_DIR": str(tmp_path)}
+    res = subprocess.run([INGEST, "sources", "--json"], env=env, capture_output=True, text=True, timeout=60)
+
+    assert res.returncode == 0, res.stderr
+    assert "this shell's config" in res.stderr and "Redis unreachable" in res.stderr
+    assert json.loads(res.stdout)

@@ -44,9 +44,10 @@ def _settings(*, need_redis: bool = True) -> Settings:
     return get_settings()
 
 
-def _service_sources() -> tuple[list[Any], str]:
+def _service_sources(*, need_redis: bool = False) -> tuple[list[Any], str]:
     """The sources the running service polls (its record in Redis), else this shell's
-    config's; and where they come from, to say so."""
+    config's; and where they come from, to say so. ``need_redis``: an unreachable Redis
+    is the command's error (``fetch``), not a reason to fall back to this shell's config."""
     from worker import service_record
     from worker.settings import config_path
 
@@ -61,8 +62,11 @@ def _service_sources() -> tuple[list[Any], str]:
 
         try:
             found = service_record.service_sources(redis_client(url), s)
-        except redis.RedisError:
-            found = None
+        except redis.RedisError as exc:
+            if need_redis:
+                raise
+            why = f"Redis unreachable ({type(exc).__name__})"
+            return list(s.sources), f"this shell's config ({config_path()}): {why}"
         if found is not None:
             return list(found[0]), found[1]
     return list(s.sources), f"this shell's config ({config_path()}): no running service found"
@@ -387,7 +391,7 @@ def fetch(
     ledger = PollLedger(cli.redis, cli.keys)
     sends: list[tuple[str, list[Any]]] = [("worker.tasks.poll_feed", [f, run_id]) for f in feeds]
     if all_sources:  # the service's sources: the workers look each one up by name
-        srcs, origin = _service_sources()
+        srcs, origin = _service_sources(need_redis=True)
         click.echo(f"polling the sources of {origin}", err=True)
         sends += [("worker.tasks.poll_source", [src.name, run_id]) for src in srcs if src.enabled]
     if query:
