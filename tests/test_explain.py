@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import redis
 
 from tests.conftest import ROOT, Service
@@ -131,3 +132,44 @@ def test_explain_of_a_missing_file_is_an_error_for_that_input(service: Service, 
     res = service.ingest("explain", "--json", "/nonexistent/file.txt", check=False)
     assert res.returncode == 1
     assert json.loads(res.stdout)["verdict"] == "error"
+
+
+def _service_recorded(service: Service, r: redis.Redis, **env: str) -> None:
+    """What a worker started in the service's environment (plus ``env``) writes at start-up
+    (worker.service_record.record)."""
+    from worker import service_record
+    from worker.settings import Settings
+
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in (service.env | env).items():
+            if k.startswith(("INGEST_", "REDIS_URL")):
+                mp.setenv(k, v)
+        service_record.record(r, Settings())
+
+
+def test_explain_warns_when_the_running_services_verdict_settings_differ_from_its_shells(
+    service: Service, r: redis.Redis, prefix: str
+) -> None:
+    _service_recorded(service, r, INGEST_DEDUP__CONTAINMENT_THRESHOLD="0.6")
+
+    res = service.ingest("explain", "--json", str(REPUBLISHED))
+
+    assert res.stderr.startswith("warning: this shell's settings differ from the running service's")
+    assert "dedup.containment_threshold: here 0.8, service 0.6" in res.stderr
+    assert json.loads(res.stdout)["verdict"]  # it still judges, with this shell's settings
+
+
+def test_explain_says_nothing_more_when_the_running_service_is_set_as_its_shell(
+    service: Service, r: redis.Redis, prefix: str
+) -> None:
+    _service_recorded(service, r)
+
+    res = service.ingest("explain", "--json", str(REPUBLISHED))
+
+    assert "warning" not in res.stderr and "no running service" not in res.stderr
+
+
+def test_explain_without_a_running_service_says_it_judges_with_its_shells_settings(service: Service) -> None:
+    res = service.ingest("explain", "--json", str(REPUBLISHED))
+
+    assert "no running service found; judging with this shell's settings" in res.stderr

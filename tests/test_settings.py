@@ -424,3 +424,16 @@ def test_the_start_up_settings_line_counts_terms_and_names_sources_instead_of_li
     assert summary["topic"]["terms"]["china"] > 50 and summary["topic"]["languages"] >= 10
     assert "google-news:google_news" in summary["sources"]
     assert len(json.dumps(summary)) < 4000  # the full settings are ~30 KB with the topic's terms
+
+
+def test_a_changed_topic_term_shows_as_a_verdict_setting_that_differs() -> None:
+    from worker.service_record import policy_differences
+    from worker.settings import Settings
+
+    s = Settings()
+    changed = s.model_copy(deep=True)
+    changed.topic.groups["china"]["en"].append("middle kingdom")
+
+    diffs = policy_differences(s.summary(), changed.summary())
+
+    assert [d.split(":")[0] for d in diffs] == ["topic.fingerprint", "topic.terms.china"]

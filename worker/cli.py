@@ -725,8 +725,23 @@ def explain(cli: Cli, inputs: tuple[str, ...], as_json: bool) -> None:
 
     A .txt file is taken as extracted text; an .html file is extracted first.
     """
+    from worker import service_record
     from worker.explain import explain_all, format_explanation
 
+    doc = service_record.read(cli.redis, cli.settings)
+    if doc is None:
+        click.echo("explain: no running service found; judging with this shell's settings", err=True)
+    else:
+        diffs = service_record.policy_differences(doc.get("settings", {}), cli.settings.summary())
+        if diffs:
+            click.echo(
+                f"warning: this shell's settings differ from the running service's (recorded by "
+                f"{doc.get('host', '?')} at {doc.get('at', '?')}) where they change a verdict; "
+                "explain judges with this shell's: "
+                + "; ".join(diffs[:8])
+                + ("; ..." if len(diffs) > 8 else ""),
+                err=True,
+            )
     results = explain_all(cli.context, list(inputs))
     for res in results:
         if as_json:

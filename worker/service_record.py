@@ -6,6 +6,10 @@ from there, so they show and poll what the service runs, not what the shell runn
 command happens to have in its config (the two differ as soon as the service is started
 with another ``INGEST_CONFIG`` or ``INGEST_SOURCES``). With no record (no worker started
 yet, or an older one), the commands fall back to their own config and say so.
+
+``ingest explain`` judges in the shell it runs in, with that shell's settings; it reads the
+record to warn when those differ from the service's where they change a verdict
+(:func:`policy_differences`).
 """
 
 from __future__ import annotations
@@ -52,3 +56,28 @@ def service_sources(client: redis.Redis, s: Settings) -> tuple[list[SourceSettin
     except (KeyError, ValueError):
         pass
     return sources, f"the running service (written by a worker on {doc.get('host', '?')}{age})"
+
+
+# the settings that change what a page is judged to be (explain judges with its own shell's)
+POLICY = ("allow_private", "topic", "dedup", "extract", "fetch.respect_robots", "fetch.max_body_bytes")
+
+
+def _flat(data: Any, path: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out |= _flat(v, f"{path}.{k}" if path else str(k))
+        return out
+    return {path: data}
+
+
+def policy_differences(recorded: dict[str, Any], mine: dict[str, Any]) -> list[str]:
+    """``key: here X, service Y`` for each verdict-changing setting (:data:`POLICY`) in which
+    this shell's summary differs from the service's recorded one."""
+    theirs, ours = _flat(recorded), _flat(mine)
+    keys = sorted(k for k in theirs.keys() | ours.keys() if k.startswith(POLICY))
+    return [
+        f"{k}: here {ours.get(k, '-')}, service {theirs.get(k, '-')}"
+        for k in keys
+        if theirs.get(k) != ours.get(k)
+    ]

@@ -11,6 +11,8 @@ Relative paths in the file are resolved against the file's own folder.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -470,6 +472,9 @@ class Settings(BaseSettings):
             "threshold": topic["threshold"],
             "terms": {g: sum(len(t) for t in by_lang.values()) for g, by_lang in topic["groups"].items()},
             "languages": len({lang for by_lang in topic["groups"].values() for lang in by_lang}),
+            # changes with any term, crowd term, weight or the description (ingest explain
+            # warns when the running service's differs from its shell's)
+            "fingerprint": hashlib.sha256(json.dumps(topic, sort_keys=True).encode()).hexdigest()[:12],
         }
         data["sources"] = [
             f"{src['name']}:{src['kind']}" for src in data["sources"] if src.get("enabled", True)
