@@ -170,11 +170,16 @@ class Politeness:
         host (a search in 7 languages) wait their turns in one poll.
         """
         domain = domain_of(url)
-        if turn is not None and turn.use(domain):
-            return
         interval = 1.0 / self.s.per_domain_requests_per_second
         if min_interval:
             interval = max(interval, min(float(min_interval), self.s.max_crawl_delay_seconds))
+        if turn is not None and turn.use(domain):
+            # the frontier set the site's next turn from when it handed this one out; a
+            # redirect hop or robots.txt's page must count from when this request went
+            self.scripts.reserve_slot(
+                keys=[self.keys.pace(domain)], args=[max(1, math.ceil(interval * 1000)), 0, "sent"]
+            )
+            return
         max_wait = self.s.rate_limit_max_wait_seconds if max_wait is None else max_wait
         if turn is not None and not turn.page_sent:
             max_wait = 0.0
