@@ -1,5 +1,8 @@
 # The ingest worker image: one image for the worker and the beat scheduler.
-FROM python:3.11-slim
+# BASE_IMAGE: any image with Python 3.11+ and pip (tests/test_docker.py builds one offline
+# with debootstrap, where no registry can be reached)
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     INGEST_CONFIG=/app/config/ingest.toml INGEST_DATA_DIR=/data

@@ -34,7 +34,9 @@ def test_compose_runs_redis_worker_and_beat_from_one_image() -> None:
     services = COMPOSE["services"]
     assert set(services) == {"redis", "worker", "beat"}
     assert services["worker"]["command"] == ["worker"] and services["beat"]["command"] == ["beat"]
-    assert services["worker"]["build"] == services["beat"]["build"] == "."
+    assert services["worker"]["build"] == services["beat"]["build"]
+    assert services["worker"]["build"]["context"] == "."
+    assert services["worker"]["image"] == services["beat"]["image"]
     assert (ROOT / "Dockerfile").read_text().count('ENTRYPOINT ["ingest"]') == 1
 
 

@@ -1,0 +1,131 @@
+"""The image and the compose stack on a real Docker engine: built, started, healthy, working.
+
+Skipped, with the reason, where no engine answers or no compose command is installed.
+No registry need be reachable: the base image is ``INGEST_TEST_BASE_IMAGE`` (default
+``ingest-base:bookworm``), built by ``scripts/docker-base`` (debootstrap) when absent, and
+serves as the Redis image too (Debian's redis-server). Building needs the package index
+(pip) through the host's network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import ROOT
+
+BASE = os.environ.get("INGEST_TEST_BASE_IMAGE", "ingest-base:bookworm")
+IMAGE = "news-ingest-worker:latest"  # docker-compose.yml's image
+BOUND_SECONDS = 240
+Stack = tuple[list[str], dict[str, str]]  # the compose command for this project, its environment
+
+
+def _run(
+    *cmd: str, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+
+
+def _compose_command() -> list[str] | None:
+    if shutil.which("docker") and _run("docker", "compose", "version", timeout=30).returncode == 0:
+        return ["docker", "compose"]
+    return ["docker-compose"] if shutil.which("docker-compose") else None
+
+
+def _engine() -> str | None:
+    """Why the engine tests cannot run here, or None when they can."""
+    if not shutil.which("docker"):
+        return "no docker command"
+    if _run("docker", "info", timeout=30).returncode != 0:
+        return "no Docker engine answers (start one: dockerd --iptables=false --bridge=none)"
+    if _compose_command() is None:
+        return "neither 'docker compose' nor 'docker-compose' is installed"
+    if _run("docker", "image", "inspect", BASE, timeout=30).returncode != 0:
+        if os.geteuid() != 0 or not shutil.which("debootstrap"):
+            return f"base image {BASE} absent, and scripts/docker-base needs root and debootstrap"
+        built = _run(str(ROOT / "scripts" / "docker-base"), BASE, timeout=900)
+        if built.returncode != 0:
+            return f"scripts/docker-base failed: {built.stderr.strip()[-300:]}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    why = _engine()
+    if why:
+        pytest.skip(why)
+    built = _run(
+        "docker",
+        "build",
+        "--network",
+        "host",
+        "--build-arg",
+        f"BASE_IMAGE={BASE}",
+        "-t",
+        IMAGE,
+        ".",
+        timeout=900,
+    )
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
+    compose = [*(_compose_command() or []), "-p", f"ingesttest{uuid.uuid4().hex[:8]}"]
+    env = os.environ | {"INGEST_BASE_IMAGE": BASE, "INGEST_REDIS_IMAGE": BASE}
+    up = _run(*compose, "up", "-d", "--no-build", env=env)
+    try:
+        assert up.returncode == 0, up.stderr[-2000:]
+        yield compose, env
+    finally:
+        _run(*compose, "down", "-v", "--remove-orphans", env=env)
+
+
+def _health(compose: list[str], env: dict[str, str]) -> dict[str, str]:
+    ids = _run(*compose, "ps", "-q", env=env).stdout.split()
+    out = {}
+    for cid in ids:
+        res = _run("docker", "inspect", "--format", "{{.Name}} {{.State.Health.Status}}", cid, timeout=30)
+        name, _, status = res.stdout.strip().partition(" ")
+        out[name.rsplit("_", 2)[-2] if "_" in name else name] = status
+    return out
+
+
+def test_the_stack_comes_up_with_redis_worker_and_beat_healthy(
+    stack: Stack,
+) -> None:
+    compose, env = stack
+    deadline = time.monotonic() + BOUND_SECONDS
+    health: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        health = _health(compose, env)
+        if len(health) == 3 and set(health.values()) == {"healthy"}:
+            break
+        time.sleep(2)
+    assert health and set(health.values()) == {"healthy"}, health
+
+
+def test_in_the_stack_a_seeds_own_text_is_its_duplicate(stack: Stack) -> None:
+    compose, env = stack
+    seed = sorted(p.name for p in (ROOT / "seeds").glob("*.txt"))[0]
+    explain = ["ingest", "explain", "--json", f"/app/seeds/{seed}"]
+    deadline = time.monotonic() + BOUND_SECONDS
+    while True:  # the worker loads the seeds at its start
+        res = _run(*compose, "exec", "-T", "worker", *explain, env=env)
+        verdict = json.loads(res.stdout.splitlines()[-1]) if res.returncode == 0 and res.stdout else {}
+        if verdict.get("verdict") == "duplicate" or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert verdict.get("verdict") == "duplicate", res.stdout[-1000:] + res.stderr[-1000:]
+
+
+def test_in_the_stack_the_liveness_probe_finds_its_worker(stack: Stack) -> None:
+    compose, env = stack
+    deadline = time.monotonic() + BOUND_SECONDS
+    while (res := _run(*compose, "exec", "-T", "worker", "ingest", "check", env=env)).returncode != 0:
+        assert time.monotonic() < deadline, res.stderr[-1000:]
+        time.sleep(2)
+    assert res.stdout.startswith("alive: ")
