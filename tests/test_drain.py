@@ -147,6 +147,9 @@ def test_a_process_downloads_its_pages_side_by_side(
 
     expected = serve_stories(web, 8, respond=held)
     service.env["INGEST_FETCH__PER_DOMAIN_CONCURRENCY"] = "8"
+    # a page held at the gate must not time out and go again meanwhile (the suite's 3 s)
+    service.env["INGEST_FETCH__READ_TIMEOUT_SECONDS"] = "60"
+    service.env["INGEST_FETCH__TOTAL_TIMEOUT_SECONDS"] = "90"
     service.start_worker("--concurrency", "1")
 
     summary = service.fetch_wait("--feed", web.url("/feeds/gen.rss"))

@@ -144,7 +144,9 @@ def test_an_article_whose_worker_died_holding_its_sites_turn_is_decided_once_by_
             "INGEST_WORKER__HEARTBEAT_SECONDS": "1",
             "INGEST_WORKER__DEAD_AFTER_SECONDS": "4",
             "INGEST_WORKER__SWEEP_SECONDS": "1",
-            "INGEST_WORKER__LEASE_SECONDS": "3",
+            # long enough that a live taker's renewal is never late on a busy machine; the
+            # dead worker's lease is made to run out by the test below
+            "INGEST_WORKER__LEASE_SECONDS": "60",
             "INGEST_FETCH__READ_TIMEOUT_SECONDS": "60",
             "INGEST_FETCH__TOTAL_TIMEOUT_SECONDS": "90",
         }
@@ -170,6 +172,9 @@ def test_an_article_whose_worker_died_holding_its_sites_turn_is_decided_once_by_
 
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait()
+        # its lease runs out now (instead of in 60 s): the only leases are the dead worker's
+        leases = Keys(prefix).frontier_leases
+        r.zadd(leases, dict.fromkeys(r.zrange(leases, 0, -1), 0))
         service.start_worker("--concurrency", "1")
 
         stream = f"{prefix}articles"

@@ -79,6 +79,9 @@ def test_a_killed_worker_s_articles_are_taken_by_another_worker_with_no_command_
     service: Service, web: FixtureServer, r: redis.Redis, prefix: str
 ) -> None:
     _liveness(service.env)
+    # a lease and a heartbeat's life with room for a busy machine's stalls: the verdict is
+    # that nothing is taken back, which a late renewal would break on a slow machine
+    service.env |= {"INGEST_WORKER__LEASE_SECONDS": "10", "INGEST_WORKER__DEAD_AFTER_SECONDS": "10"}
     gate = threading.Event()
     expected = serve_stories(web, 40, respond=_gated(gate))
     victim = service.start_worker("--concurrency", "2")
@@ -105,6 +108,9 @@ def test_the_sweep_leaves_the_work_of_live_workers_alone(
     service: Service, web: FixtureServer, r: redis.Redis, prefix: str
 ) -> None:
     _liveness(service.env)
+    # a lease and a heartbeat's life with room for a busy machine's stalls: the verdict is
+    # that nothing is taken back, which a late renewal would break on a slow machine
+    service.env |= {"INGEST_WORKER__LEASE_SECONDS": "10", "INGEST_WORKER__DEAD_AFTER_SECONDS": "10"}
     gate = threading.Event()
     expected = serve_stories(web, 40, respond=_gated(gate))
     service.start_worker("--concurrency", "2")
@@ -115,7 +121,11 @@ def test_the_sweep_leaves_the_work_of_live_workers_alone(
     # several sweeps, and more than a lease's length, pass while the workers hold their
     # articles, waiting at the gate: their leases are renewed, not taken back
     runs = int(r.hget(f"{prefix}sweep", "runs") or 0)
-    _wait_until(lambda: int(r.hget(f"{prefix}sweep", "runs") or 0) >= runs + 3, "three more sweeps")
+    held_since = time.monotonic()
+    _wait_until(
+        lambda: int(r.hget(f"{prefix}sweep", "runs") or 0) >= runs + 3 and time.monotonic() - held_since > 12,
+        "three more sweeps, and more than a lease (10 s)",
+    )
 
     gate.set()
 
