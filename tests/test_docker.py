@@ -24,6 +24,8 @@ from tests.conftest import ROOT
 BASE = os.environ.get("INGEST_TEST_BASE_IMAGE", "ingest-base:bookworm")
 IMAGE = "news-ingest-worker:latest"  # docker-compose.yml's image
 BOUND_SECONDS = 240
+SITE_PORT = 8088
+PAGE = ROOT / "tests" / "fixtures" / "site" / "on-topic-1.html"
 Stack = tuple[list[str], dict[str, str]]  # the compose command for this project, its environment
 
 
@@ -75,7 +77,12 @@ def stack() -> Iterator[Stack]:
     )
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
     compose = [*(_compose_command() or []), "-p", f"ingesttest{uuid.uuid4().hex[:8]}"]
-    env = os.environ | {"INGEST_BASE_IMAGE": BASE, "INGEST_REDIS_IMAGE": BASE}
+    env = os.environ | {
+        "INGEST_BASE_IMAGE": BASE,
+        "INGEST_REDIS_IMAGE": BASE,
+        # the page of the fetch test is served on the compose network, from the worker's container
+        "INGEST_ALLOW_PRIVATE": f"worker:{SITE_PORT}",
+    }
     up = _run(*compose, "up", "-d", "--no-build", env=env)
     try:
         assert up.returncode == 0, up.stderr[-2000:]
@@ -129,3 +136,30 @@ def test_in_the_stack_the_liveness_probe_finds_its_worker(stack: Stack) -> None:
         assert time.monotonic() < deadline, res.stderr[-1000:]
         time.sleep(2)
     assert res.stdout.startswith("alive: ")
+
+
+def test_a_fetch_through_compose_exec_queues_the_article_on_the_stream(stack: Stack) -> None:
+    compose, env = stack
+    # a site on the compose network: our page, served from the worker's container (tests/
+    # is not in the image: the page goes in on stdin)
+    put = subprocess.run(
+        [*compose, "exec", "-T", "worker", "sh", "-c", "mkdir -p /tmp/site && cat > /tmp/site/story.html"],
+        input=PAGE.read_bytes(),
+        capture_output=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert put.returncode == 0, put.stderr[-1000:]
+    serve = ["python3", "-m", "http.server", str(SITE_PORT), "--directory", "/tmp/site"]
+    assert _run(*compose, "exec", "-d", "worker", *serve, env=env).returncode == 0
+    url = f"http://worker:{SITE_PORT}/story.html"
+
+    res = _run(*compose, "exec", "-T", "worker", "ingest", "fetch", "--url", url, "--wait", "--json", env=env)
+
+    assert res.returncode == 0, res.stdout[-1500:] + res.stderr[-1500:]
+    assert json.loads(res.stdout)["queued"] == 1
+    stream = _run(
+        *compose, "exec", "-T", "redis", "redis-cli", "--raw", "XRANGE", "ingest:articles", "-", "+", env=env
+    )
+    assert url in stream.stdout
