@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -16,6 +17,11 @@ import yaml
 
 from tests.conftest import INGEST, ROOT
 from tests.support.webserver import FixtureServer
+
+
+def _interpolate(value: str, environ: Any) -> str:
+    return re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: environ.get(m[1]) or m[2], value)
+
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
@@ -86,7 +92,8 @@ def test_compose_services_commands_run_as_local_processes(
                 time.sleep(0.05)
         client.ping()  # a server that never answered fails here, not later
         compose_env: dict[str, Any] = COMPOSE["services"]["worker"]["environment"]
-        run_env = {**env, **{k: str(v) for k, v in compose_env.items()}}
+        # ${VAR:-default} as compose interpolates it from the environment it is run in
+        run_env = {**env, **{k: _interpolate(str(v), env) for k, v in compose_env.items()}}
         run_env.update(
             {
                 "REDIS_URL": url,
