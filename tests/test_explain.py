@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 import redis
 
-from tests.conftest import ROOT, Service
+from tests.conftest import INGEST, ROOT, Service
 from tests.support.webserver import FixtureServer
 from worker.dedup import DedupIndex
 from worker.seeds import load_seeds
@@ -147,16 +148,50 @@ def _service_recorded(service: Service, r: redis.Redis, **env: str) -> None:
         service_record.record(r, Settings())
 
 
-def test_explain_warns_when_the_running_services_verdict_settings_differ_from_its_shells(
+def test_explain_judges_with_the_running_services_verdict_settings_and_names_where_its_shell_differs(
     service: Service, r: redis.Redis, prefix: str
 ) -> None:
     _service_recorded(service, r, INGEST_DEDUP__CONTAINMENT_THRESHOLD="0.6")
 
     res = service.ingest("explain", "--json", str(REPUBLISHED))
 
-    assert res.stderr.startswith("warning: this shell's settings differ from the running service's")
+    assert res.stderr.startswith("explain: judging with the running service's settings (recorded by ")
     assert "dedup.containment_threshold: here 0.8, service 0.6" in res.stderr
-    assert json.loads(res.stdout)["verdict"]  # it still judges, with this shell's settings
+    assert json.loads(res.stdout)["thresholds"]["containment"] == 0.6
+
+
+def test_explain_fetches_an_intranet_page_the_service_allows_from_a_shell_that_allows_none(
+    service: Service, web: FixtureServer, r: redis.Redis
+) -> None:
+    _service_recorded(service, r)  # INGEST_ALLOW_PRIVATE set where the worker runs
+    shell = {k: v for k, v in service.env.items() if k != "INGEST_ALLOW_PRIVATE"}
+    url = web.url("/news/on-topic-2.html")
+
+    res = subprocess.run(
+        [INGEST, "explain", "--json", url], env=shell, capture_output=True, text=True, timeout=120
+    )
+
+    assert res.returncode == 0, res.stderr
+    e = json.loads(res.stdout)
+    assert e["verdict"] == "new" and e["relevance"]["on_topic"] is True
+    assert f"allow_private: here [], service ['{web.hostport}']" in res.stderr
+
+
+def test_explain_in_a_shell_without_the_services_allowance_alone_refuses_the_intranet_page(
+    service: Service, web: FixtureServer
+) -> None:
+    shell = {k: v for k, v in service.env.items() if k != "INGEST_ALLOW_PRIVATE"}  # and no service
+
+    res = subprocess.run(
+        [INGEST, "explain", "--json", web.url("/news/on-topic-2.html")],
+        env=shell,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    e = json.loads(res.stdout)
+    assert e["verdict"] == "error" and e["reason"] == "private_address"
 
 
 def test_explain_says_nothing_more_when_the_running_service_is_set_as_its_shell(

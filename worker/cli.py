@@ -115,6 +115,11 @@ class Cli:
             self._ctx = Context(self.settings, self.redis)
         return self._ctx
 
+    def adopt(self, settings: Settings) -> None:
+        """Use ``settings`` from here on (before the stages are built)."""
+        assert self._ctx is None, "the stages were built with the earlier settings"
+        self._settings = settings
+
     def close(self) -> None:
         if self._ctx is not None:
             self._ctx.close()
@@ -716,12 +721,17 @@ def trim(cli: Cli, groups: tuple[str, ...]) -> None:
     click.echo(f"removed {removed} entries; oldest kept id {min_id or '-'}")
 
 
+def _listed(diffs: list[str]) -> str:
+    return "; ".join(diffs[:8]) + ("; ..." if len(diffs) > 8 else "")
+
+
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="URL|FILE...")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input, one per line.")
 @pass_cli
 def explain(cli: Cli, inputs: tuple[str, ...], as_json: bool) -> None:
-    """Why each page or text would be judged new or a duplicate (changes nothing).
+    """Why each page or text would be judged new or a duplicate (changes nothing), with the
+    running service's verdict settings.
 
     A .txt file is taken as extracted text; an .html file is extracted first.
     """
@@ -732,14 +742,20 @@ def explain(cli: Cli, inputs: tuple[str, ...], as_json: bool) -> None:
     if doc is None:
         click.echo("explain: no running service found; judging with this shell's settings", err=True)
     else:
+        where = f"recorded by {doc.get('host', '?')} at {doc.get('at', '?')}"
         diffs = service_record.policy_differences(doc.get("settings", {}), cli.settings.summary())
-        if diffs:
+        if "policy" in doc:  # judge as the service would
+            cli.adopt(service_record.adopt(cli.settings, doc["policy"]))
+            if diffs:
+                click.echo(
+                    f"explain: judging with the running service's settings ({where}); this shell's "
+                    "differ where they change a verdict: " + _listed(diffs),
+                    err=True,
+                )
+        elif diffs:  # a worker too old to record its policy
             click.echo(
-                f"warning: this shell's settings differ from the running service's (recorded by "
-                f"{doc.get('host', '?')} at {doc.get('at', '?')}) where they change a verdict; "
-                "explain judges with this shell's: "
-                + "; ".join(diffs[:8])
-                + ("; ..." if len(diffs) > 8 else ""),
+                f"warning: this shell's settings differ from the running service's ({where}) where "
+                "they change a verdict; explain judges with this shell's: " + _listed(diffs),
                 err=True,
             )
     results = explain_all(cli.context, list(inputs))

@@ -7,9 +7,11 @@ command happens to have in its config (the two differ as soon as the service is 
 with another ``INGEST_CONFIG`` or ``INGEST_SOURCES``). With no record (no worker started
 yet, or an older one), the commands fall back to their own config and say so.
 
-``ingest explain`` judges in the shell it runs in, with that shell's settings; it reads the
-record to warn when those differ from the service's where they change a verdict
-(:func:`policy_differences`).
+``ingest explain`` judges as the service would: it takes the settings that change a verdict
+(:data:`POLICY`: the topic, dedup and extraction settings, robots.txt, the body cap and the
+private hosts allowed) from the record (:func:`adopt`), and says where its own shell's differ
+(:func:`policy_differences`). ``INGEST_ALLOW_PRIVATE`` set where the worker runs is thus
+enough for both ``fetch`` and ``explain``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 import redis
 
 from worker.keys import Keys
-from worker.settings import Settings, SourceSettings
+from worker.settings import DedupSettings, ExtractSettings, Settings, SourceSettings, TopicSettings
 
 
 def record(client: redis.Redis, s: Settings) -> None:
@@ -32,6 +34,7 @@ def record(client: redis.Redis, s: Settings) -> None:
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
         "settings": s.summary(),
+        "policy": policy(s),
         "sources": [src.model_dump(mode="json") for src in s.sources],
     }
     client.set(Keys(s.redis.key_prefix).service, json.dumps(doc, ensure_ascii=False))
@@ -58,8 +61,33 @@ def service_sources(client: redis.Redis, s: Settings) -> tuple[list[SourceSettin
     return sources, f"the running service (written by a worker on {doc.get('host', '?')}{age})"
 
 
-# the settings that change what a page is judged to be (explain judges with its own shell's)
+# the settings that change what a page is judged to be (explain takes the service's)
 POLICY = ("allow_private", "topic", "dedup", "extract", "fetch.respect_robots", "fetch.max_body_bytes")
+
+
+def policy(s: Settings) -> dict[str, Any]:
+    """The verdict-changing settings (:data:`POLICY`) in full, as :func:`adopt` reads them."""
+    return {
+        "allow_private": list(s.allow_private),
+        "topic": s.topic.model_dump(mode="json"),
+        "dedup": s.dedup.model_dump(mode="json"),
+        "extract": s.extract.model_dump(mode="json"),
+        "fetch": {"respect_robots": s.fetch.respect_robots, "max_body_bytes": s.fetch.max_body_bytes},
+    }
+
+
+def adopt(s: Settings, recorded: dict[str, Any]) -> Settings:
+    """``s`` with the service's verdict-changing settings (a record's ``policy``) in place of
+    its own; the rest (Redis, keys, timeouts) stays this shell's."""
+    return s.model_copy(
+        update={
+            "allow_private": list(recorded["allow_private"]),
+            "topic": TopicSettings.model_validate(recorded["topic"]),
+            "dedup": DedupSettings.model_validate(recorded["dedup"]),
+            "extract": ExtractSettings.model_validate(recorded["extract"]),
+            "fetch": s.fetch.model_copy(update=dict(recorded["fetch"])),
+        }
+    )
 
 
 def _flat(data: Any, path: str = "") -> dict[str, Any]:
