@@ -1,10 +1,11 @@
-"""The labelled relevance suite: on-topic articles in ten languages must be kept, hard negatives
+"""The labelled relevance suite: on-topic articles in sixteen languages must be kept, hard negatives
 of every kind must not.
 
 The cases are ``tests/fixtures/relevance/<lang>.jsonl``, authored by us: per language, articles
 about China–Belarus military cooperation (the 2023 visit, joint drills, delegations, arms industry,
 aid, military education, security services, reactions, analyses, briefs) and hard negatives that
-name both countries or an army while being about something else (the kinds in ``OFF_KINDS``).
+name both countries or an army while being about something else (the kinds in ``OFF_KINDS``, in
+every language; ``be-other-partner``, Belarus's military ties with a third country, in ten).
 They are judged with the topic and seeds shipped in ``config/ingest.toml`` and ``seeds/``.
 
 ``tests/relevance_baseline.json`` pins the floors of precision and recall, per language and over
