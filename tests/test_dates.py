@@ -136,3 +136,24 @@ def test_the_message_carries_the_chosen_date_and_its_candidates(
     assert m["published_at"] == published and m["dates"]["chosen"] == "meta"
     sources = [c["source"] for c in m["dates"]["candidates"]]
     assert sources[0] == "meta" and "feed" in sources and "url" in sources
+
+
+def test_a_sitemaps_date_is_named_for_the_sitemap_and_ranks_below_the_pages_own(
+    processor: Processor, web: FixtureServer
+) -> None:
+    recent = datetime.now(UTC) - timedelta(days=2)
+    published = recent.strftime("%Y-%m-%dT09:00:00+03:00")
+    url = _article(web, "/dates/from-sitemap.html", published)
+    item = Item(
+        url=url,
+        canonical_url=canonical_url(url),
+        source="ledger",
+        published_at=(recent - timedelta(hours=5)).isoformat(),
+        date_source="sitemap",
+    )
+
+    assert processor.process(item).outcome == "queued"
+    [(_, fields)] = processor.ctx.redis.xrange(processor.ctx.settings.redis.stream_key)
+    m = decode(fields)
+    assert m["dates"]["chosen"] == "meta"
+    assert [c["source"] for c in m["dates"]["candidates"]][:2] == ["meta", "sitemap"]

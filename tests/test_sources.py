@@ -249,6 +249,7 @@ def test_gdelt_article_list_becomes_items_with_their_language(make_ctx: MakeCtx,
     assert sorted(items) == [web.url("/news/on-topic-1.html"), web.url("/news/on-topic-2.html")]
     assert items[web.url("/news/on-topic-1.html")].lang == "ru"
     assert items[web.url("/news/on-topic-2.html")].published_at == "2023-08-16T11:30:00+00:00"
+    assert items[web.url("/news/on-topic-2.html")].date_source == "gdelt"  # a crawl time, said so
     assert summary["new"] == 2
 
 
@@ -331,6 +332,7 @@ def test_a_news_sitemap_gives_its_recent_entries_with_title_and_language(
     assert sorted(items) == [web.url("/news/on-topic-1.html"), web.url("/news/on-topic-2.html")]
     first = items[web.url("/news/on-topic-1.html")]
     assert (first.title, first.lang) == ("Министр обороны Китая встретился с Хрениным", "ru")
+    assert first.published_at and first.date_source == "sitemap"
     assert summary["found"] == 4 and summary["new"] == 2
 
 

@@ -7,7 +7,10 @@ date of the first version. So every candidate is kept, with where it came from:
 ==============  ===========================================================
 ``json_ld``     the page's schema.org ``datePublished``
 ``meta``        the page's meta tags (``article:published_time`` and kin)
-``feed``        the feed's or sitemap's date for the item
+``feed``        the feed's date for the item (Google News and Bing News items too)
+``sitemap``     the news sitemap's ``publication_date`` (or ``lastmod``) for it
+``gdelt``       when GDELT saw the article (``seendate``: a crawl time, not the
+                publisher's; it ranks below the publisher's own sources)
 ``htmldate``    htmldate's reading of the whole page (trafilatura's own)
 ``url``         a date in the URL's path (``/2023/08/17/``)
 ==============  ===========================================================
@@ -30,7 +33,7 @@ from typing import Any
 from feedparser.datetimes import _parse_date
 from lxml.html import HtmlElement
 
-ORDER = ("json_ld", "meta", "feed", "htmldate", "url")
+ORDER = ("json_ld", "meta", "feed", "sitemap", "gdelt", "htmldate", "url")
 FUTURE_SLACK = timedelta(days=1)
 CONFLICT_DAYS = 2
 

@@ -32,6 +32,9 @@ class Item:
     guid: str | None = None
     title: str | None = None
     published_at: str | None = None
+    # where published_at comes from (worker/dates.py): None for a feed's own date,
+    # "sitemap" for a news sitemap's, "gdelt" for the time GDELT saw the article
+    date_source: str | None = None
     # where it was found, when not at the publisher: the aggregator's link (Google News,
     # Bing News), the publisher's site the aggregator names (``<source url>``), and the
     # language the source was asked in or gives (sitemaps, GDELT)

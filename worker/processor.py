@@ -199,7 +199,7 @@ class Processor:
         now = datetime.now(UTC)
         fetched_at = now.isoformat(timespec="seconds")
         date = dates.choose(
-            [*ext.date_candidates, ("feed", item.published_at), ("url", dates.url_date(final_url))], now
+            [*ext.date_candidates, (item.date_source or "feed", item.published_at), ("url", dates.url_date(final_url))], now
         )
         max_age = self.settings.topic.max_age_days
         if max_age and item.source != "adhoc" and date.when and date.when < now - timedelta(days=max_age):

@@ -135,6 +135,7 @@ def parse(body: bytes, *, source: str, base_url: str, max_items: int) -> list[It
                 source=source,
                 title=str(art.get("title") or "") or None,
                 published_at=_seen(art.get("seendate")),
+                date_source="gdelt",
                 publisher=None,
                 lang=lang,
             )

@@ -170,6 +170,7 @@ def poll(ctx: Context, source: SourceSettings, request: Request, state: dict[str
                         source=source.name,
                         title=(story.title if story else None) or None,
                         published_at=datetime.fromtimestamp(when, UTC).isoformat(),
+                        date_source="sitemap",
                         lang=lang.split("-")[0].lower() if lang else None,
                     ),
                 )
