@@ -198,9 +198,8 @@ class Processor:
         """Its date, relevance, then dedup and publication, of an article's text."""
         now = datetime.now(UTC)
         fetched_at = now.isoformat(timespec="seconds")
-        date = dates.choose(
-            [*ext.date_candidates, (item.date_source or "feed", item.published_at), ("url", dates.url_date(final_url))], now
-        )
+        source_date = (item.date_source or "feed", item.published_at)
+        date = dates.choose([*ext.date_candidates, source_date, ("url", dates.url_date(final_url))], now)
         max_age = self.settings.topic.max_age_days
         if max_age and item.source != "adhoc" and date.when and date.when < now - timedelta(days=max_age):
             if not self.ctx.recorder.mark_final(keys, "stale", decisions.STALE, replace=force):
