@@ -5,6 +5,7 @@ that text is queued and the message says so."""
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import redis
 
 from harness.newsroom import article_paragraphs
+from tests.conftest import Service
 from tests.support.webserver import FixtureServer, send
 from worker.context import Context, item_keys
 from worker.extract import decode_html, extract
@@ -141,13 +143,16 @@ def test_a_challenge_page_is_recorded_partial_and_not_queued(
     assert _stream(processor) == []
 
 
-def test_a_refused_page_is_recorded_partial_with_its_status(processor: Processor, web: FixtureServer) -> None:
-    item = _serve(web, "/walls/refused.html", "cloudflare-challenge.html", status=403)
+@pytest.mark.parametrize("status", [401, 402, 403, 451])
+def test_a_refused_page_is_recorded_partial_with_its_status(
+    processor: Processor, web: FixtureServer, status: int
+) -> None:
+    item = _serve(web, f"/walls/refused-{status}.html", "cloudflare-challenge.html", status=status)
 
     outcome = processor.process(item)
 
-    assert (outcome.outcome, outcome.reason) == ("partial", "http_403")
-    assert processor.ctx.index.decisions(item_keys(item)[:1]) == ["p:http_403"]
+    assert (outcome.outcome, outcome.reason) == ("partial", f"http_{status}")
+    assert processor.ctx.index.decisions(item_keys(item)[:1]) == [f"p:http_{status}"]
 
 
 def test_a_paywalled_page_whose_feed_has_the_whole_text_is_queued_from_the_feed(
@@ -182,3 +187,26 @@ def test_a_partial_article_counts_in_the_outcomes(processor: Processor, web: Fix
     processor.process(item)
 
     assert processor.ctx.redis.hget(processor.ctx.keys.stats, "partial") == b"1"
+
+
+def test_fetch_wait_lists_each_wall_with_its_reason_and_ends_with_failures(
+    service: Service, web: FixtureServer
+) -> None:
+    service.start_worker()
+    url = _serve(web, "/walls/consent-run.html", "consent-wall.html").url
+
+    res = service.ingest("fetch", "--url", url, "--wait", "--json", check=False)
+
+    summary = json.loads(res.stdout)
+    assert (summary["partial"], summary["queued"], summary["failed"]) == (1, 0, 0)
+    assert summary["partials"] == [{"url": url, "reason": "consent_wall"}]
+    assert res.returncode == 3  # complete, with pages that were not the article
+
+
+def test_fetch_wait_in_words_names_the_wall(service: Service, web: FixtureServer) -> None:
+    service.start_worker()
+    url = _serve(web, "/walls/challenge-run.html", "cloudflare-challenge.html").url
+
+    res = service.ingest("fetch", "--url", url, "--wait", check=False)
+
+    assert f"partial {url}: bot_challenge" in res.stdout, res.stdout
