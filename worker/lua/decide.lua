@@ -561,7 +561,15 @@ else
   expire(skey)
   if story_id ~= id then  -- only stories of two articles or more are counted (a zset entry each)
     local stories = ekey(home, "stories")
-    if redis.call("ZINCRBY", stories, 1, story_id) == "1" then redis.call("ZINCRBY", stories, 1, story_id) end
+    if redis.call("ZINCRBY", stories, 1, story_id) == "1" then
+      -- the story's first joiner in this epoch counts its founder too, unless an older
+      -- epoch already counted it (a story that spans two epochs is summed over both)
+      local counted = false
+      for i = 3, #epochs do
+        if redis.call("ZSCORE", ekey(epochs[i], "stories"), story_id) then counted = true break end
+      end
+      if not counted then redis.call("ZINCRBY", stories, 1, story_id) end
+    end
     expire(stories)
   end
   local story = story_json(story_id, related)
