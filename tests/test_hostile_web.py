@@ -207,18 +207,30 @@ def peak_rss(p: psutil.Process) -> int:
 
 @dataclass(frozen=True)
 class Memory:
+    main: int
     pids: frozenset[int]
     rss: int  # summed over the tree
+    rsses: dict[int, int]
     peaks: dict[int, int]
 
     @classmethod
     def of(cls, proc: psutil.Process) -> Memory:
         procs = tree(proc)
+        rsses = {p.pid: p.memory_info().rss for p in procs}
         return cls(
-            frozenset(p.pid for p in procs),
-            sum(p.memory_info().rss for p in procs),
-            {p.pid: peak_rss(p) for p in procs},
+            proc.pid, frozenset(rsses), sum(rsses.values()), rsses, {p.pid: peak_rss(p) for p in procs}
         )
+
+    def growth(self, after: Memory, of: str) -> dict[int, int]:
+        """Per process, how far ``after`` went above a warm process: its own figure before, or
+        for a pool child the largest child's (which child the warm-up's articles reach is
+        the scheduler's choice, and a child loads extraction's ~35 MB the first time)."""
+        before, now = (self.peaks, after.peaks) if of == "peak" else (self.rsses, after.rsses)
+        warm_child = max((v for pid, v in before.items() if pid != self.main), default=0)
+        return {
+            pid: now[pid] - (before[pid] if pid == self.main else max(before[pid], warm_child))
+            for pid in self.pids
+        }
 
 
 @pytest.fixture
@@ -260,7 +272,7 @@ def test_worker_survives_every_hostile_case_with_bounded_memory_and_queues_the_g
     elapsed = time.monotonic() - started
     after = Memory.of(worker)
 
-    growth = {pid: after.peaks[pid] - before.peaks[pid] for pid in before.pids}
+    growth = before.growth(after, "peak")
     print(
         f"\nhostile run: {elapsed:.1f}s; worker tree RSS {before.rss / MB:.1f} MB -> {after.rss / MB:.1f} MB;"
         f" peak RSS per process (MB) before {[round(v / MB, 1) for v in before.peaks.values()]}"
@@ -309,4 +321,4 @@ def test_worker_survives_every_hostile_case_with_bounded_memory_and_queues_the_g
     assert "alive" in service.ingest("check").stdout
     # a 100 MB gzip bomb and a 50 MB page went through: neither shows in any process's peak
     assert max(growth.values()) < 30 * MB, growth
-    assert after.rss - before.rss < 40 * MB
+    assert sum(max(0, g) for g in before.growth(after, "rss").values()) < 40 * MB
