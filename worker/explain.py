@@ -166,7 +166,7 @@ def format_explanation(e: dict[str, Any]) -> str:
         elif e["verdict"] == "new":
             lines.append("  story: would start a story of its own (no article shares its names and numbers)")
     if e.get("candidates"):
-        lines.append("  candidates (sharing an LSH band or the exact text):")
+        lines.append("  candidates (sharing an LSH band, a sentence or the exact text):")
         for c in e["candidates"]:
             lines.append("    " + _name(c) + _sims(c))
     lines.extend(format_relevance(e["relevance"]))
