@@ -146,6 +146,20 @@ def test_an_article_quoting_a_short_wire_item_in_full_is_new_and_says_it_quotes_
     assert v.quotes is not None and v.quotes["id"] == doc
 
 
+def test_a_wire_item_arriving_after_an_article_that_quotes_it_in_full_is_judged_an_excerpt_of_it(
+    idx: DedupIndex,
+) -> None:
+    """The limit of text alone (README: Quoting is not copying): wholly contained in an
+    indexed article is what an excerpt is, so the order of arrival decides."""
+    wire = "\n".join(article_paragraphs(2050, 180))
+    own = article(51, 1200).split("\n")
+    doc = add(idx, "longer", "\n".join([*own[:4], "The agency's report in full:", wire, *own[4:]]))
+
+    v = check(idx, wire)
+
+    assert v.status == "duplicate" and v.nearest is not None and v.nearest["id"] == doc, v.nearest
+
+
 def test_the_index_holds_a_sample_of_each_articles_sentences(idx: DedupIndex) -> None:
     text = article(60, 900)
     prep = idx.prepare(text)
