@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import jsonschema
 import pytest
 import redis
 
 from tests.support.webserver import FixtureServer
 from worker.context import Context, item_keys
 from worker.feeds import Item, canonical_url
+from worker.message import decode, load_schema
 from worker.processor import Processor
 from worker.settings import load_settings
 
@@ -75,3 +77,18 @@ def test_failed_article_is_recorded_failed_when_nothing_else_decided_it(
 
     assert (outcome.outcome, outcome.reason) == ("failed", "http_404")
     assert processor.ctx.index.decisions(item_keys(item)[:1]) == ["f:http_404"]
+
+
+def test_an_article_found_through_an_aggregator_names_the_aggregators_link_and_the_publisher(
+    processor: Processor, web: FixtureServer
+) -> None:
+    url = web.url("/news/on-topic-3.html")
+    via = "https://news.google.com/rss/articles/CBMiExample?oc=5"
+    item = Item(url=url, canonical_url=canonical_url(url), source="g", via=via, publisher=web.url("/"))
+
+    assert processor.process(item).outcome == "queued"
+
+    [(_, fields)] = processor.ctx.redis.xrange(processor.ctx.settings.redis.stream_key)
+    m = decode(fields)
+    assert (m["url"], m["via"], m["publisher"]) == (url, via, web.url("/"))
+    jsonschema.validate(m, load_schema())

@@ -41,6 +41,10 @@ def build_message(
         "final_url": final_url,
         "canonical_url": item.canonical_url,
         "source": item.source,
+        # found through an aggregator (Google News, Bing News): its link, and the
+        # publisher's site it names; null for an outlet's own feed or sitemap
+        "via": item.via,
+        "publisher": item.publisher,
         "guid": item.guid,
         "title": extracted.title or item.title,
         "authors": extracted.authors,
