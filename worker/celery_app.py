@@ -49,7 +49,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "worker_concurrency": settings.worker.tasks_at_once,
         "worker_pool": settings.worker.pool,
-        "worker_send_task_events": False,
+        "worker_send_task_events": settings.worker.task_events,
         # each worker also reads its own queue, <hostname>.dq2: its dispatcher's drains
         "worker_direct": True,
         "task_default_queue": QUEUE_ARTICLES,

@@ -336,6 +336,9 @@ class WorkerSettings(_Section):
     pool: Literal["prefork", "threads", "solo"] = "prefork"
     # Prometheus metrics of this worker and its pool children on this port (worker/metrics.py); 0: off
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    # Celery's task events (received, started, succeeded ...), for Flower or `celery events`:
+    # a few Redis PUBLISHes per task, nothing stored
+    task_events: bool = False
     # kombu's own last resort: a message unacknowledged this long after its delivery (or
     # its holder's last heartbeat, worker/liveness.py) goes back to its queue; must exceed
     # the longest task
