@@ -23,6 +23,7 @@ from tests.conftest import ROOT
 
 BASE = os.environ.get("INGEST_TEST_BASE_IMAGE", "ingest-base:bookworm")
 IMAGE = "news-ingest-worker:latest"  # docker-compose.yml's image
+FLOWER_IMAGE = "news-ingest-worker-flower:latest"  # its flower profile's
 BOUND_SECONDS = 240
 SITE_PORT = 8088
 PAGE = ROOT / "tests" / "fixtures" / "site" / "on-topic-1.html"
@@ -88,7 +89,7 @@ def stack() -> Iterator[Stack]:
         assert up.returncode == 0, up.stderr[-2000:]
         yield compose, env
     finally:
-        _run(*compose, "down", "-v", "--remove-orphans", env=env)
+        _run(*compose, "--profile", "flower", "down", "-v", "--remove-orphans", env=env)
 
 
 def _health(compose: list[str], env: dict[str, str]) -> dict[str, str]:
@@ -163,3 +164,23 @@ def test_a_fetch_through_compose_exec_queues_the_article_on_the_stream(stack: St
         *compose, "exec", "-T", "redis", "redis-cli", "--raw", "XRANGE", "ingest:articles", "-", "+", env=env
     )
     assert url in stream.stdout
+
+
+def test_the_flower_profile_builds_and_shows_the_stacks_workers(stack: Stack) -> None:
+    compose, env = stack
+    built = _run(
+        "docker", "build", "--network", "host", "--build-arg", f"BASE_IMAGE={BASE}",
+        "--target", "flower", "-t", FLOWER_IMAGE, ".", timeout=900,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
+    up = _run(*compose, "--profile", "flower", "up", "-d", "--no-build", "flower", env=env)
+    assert up.returncode == 0, up.stderr[-2000:]
+    metrics = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:5555/metrics').read().decode())"
+    deadline = time.monotonic() + BOUND_SECONDS
+    while True:  # flower's own metrics: a worker it sees online through its events
+        res = _run(*compose, "exec", "-T", "flower", "python3", "-c", metrics, env=env)
+        online = [line for line in res.stdout.splitlines() if line.startswith("flower_worker_online{")]
+        if any(line.endswith(" 1.0") for line in online) or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert any(line.endswith(" 1.0") for line in online), res.stdout[-1500:] + res.stderr[-1500:]

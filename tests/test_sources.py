@@ -125,6 +125,18 @@ def test_google_ids_are_decoded_in_one_batch_request(make_ctx: MakeCtx, google: 
     assert google.batches == [["CBMiAU_yqLNewStyleTwo", "CBMiAU_yqLNewStyleThree"]]
 
 
+def test_google_is_asked_no_more_often_than_its_request_interval_while_decoding(
+    make_ctx: MakeCtx, google: GoogleNews, web: FixtureServer
+) -> None:
+    ctx = make_ctx(google_source(google, request_interval_seconds=0.5))
+
+    poll(ctx, "gnews")
+
+    # the search, each new-style id's article page, the batch request: one host, one pace
+    gaps = web.gaps(("/rss/", "/_/"))
+    assert len(gaps) >= 3 and min(gaps) >= 0.45, gaps  # a loaded machine only makes them longer
+
+
 def test_decoded_google_ids_are_kept_so_the_next_poll_asks_google_nothing(
     make_ctx: MakeCtx, google: GoogleNews, web: FixtureServer
 ) -> None:
@@ -293,6 +305,20 @@ def test_gdelt_asks_for_max_age_first_and_then_only_since_the_last_successful_po
     poll(ctx, "gdelt", token="poll-2")
 
     assert asked == ["1440min", "16min"]  # a day; then the 15 min GDELT's list lags, and this poll's
+
+
+def test_gdelt_is_asked_no_more_often_than_its_request_interval(
+    make_ctx: MakeCtx, web: FixtureServer
+) -> None:
+    body = fixture(web, "gdelt-artlist.json")
+    web.route("/api/v2/doc/doc", lambda req: send(req, 200, body, "application/json; charset=utf-8"))
+    queries = {"en": "China Belarus", "pl": "Chiny Białoruś", "de": "China Belarus Militär"}
+    ctx = make_ctx(gdelt_source(web, queries=queries, request_interval_seconds=0.5))
+
+    poll(ctx, "gdelt")
+
+    gaps = web.gaps(("/api/v2/doc/doc",))
+    assert len(gaps) == 2 and min(gaps) >= 0.45, gaps  # a loaded machine only makes them longer
 
 
 def test_a_gdelt_search_in_another_language_asks_for_that_language(web: FixtureServer) -> None:

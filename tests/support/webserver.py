@@ -9,6 +9,7 @@ Every request is logged, so tests can tell what was downloaded and how often.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +44,7 @@ class FixtureServer:
         self.routes: dict[str, Handler] = {}
         self.hits: list[Hit] = []  # finished requests, with their status
         self.arrivals: list[str] = []  # request paths as they arrive
+        self.arrived_at: list[float] = []  # time.monotonic() of each, in the same order
         self._lock = threading.Lock()
         server = self
 
@@ -59,6 +61,7 @@ class FixtureServer:
                 path = urlsplit(self.path).path
                 with server._lock:
                     server.arrivals.append(path)
+                    server.arrived_at.append(time.monotonic())
                 status_holder: list[int] = []
                 orig = self.send_response
 
@@ -102,6 +105,13 @@ class FixtureServer:
     def paths(self, prefix: str = "") -> list[str]:
         with self._lock:
             return [p for p in self.arrivals if p.startswith(prefix)]
+
+    def gaps(self, prefixes: tuple[str, ...]) -> list[float]:
+        """Seconds between consecutive arrivals of requests whose path starts with one of
+        ``prefixes``."""
+        with self._lock:
+            times = [t for p, t in zip(self.arrivals, self.arrived_at, strict=True) if p.startswith(prefixes)]
+        return [b - a for a, b in itertools.pairwise(times)]
 
     def route(self, path: str, handler: Handler) -> str:
         self.routes[path] = handler
