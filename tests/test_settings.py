@@ -426,6 +426,20 @@ def test_the_start_up_settings_line_counts_terms_and_names_sources_instead_of_li
     assert len(json.dumps(summary)) < 4000  # the full settings are ~30 KB with the topic's terms
 
 
+def test_the_start_up_line_names_the_settings_changed_from_their_defaults_and_no_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INGEST_CONFIG", str(ROOT / "config" / "ingest.toml"))
+    monkeypatch.setenv("INGEST_FETCH__MAX_RETRIES", "5")
+
+    line = load_settings().start_up_line()
+
+    assert line["changed"]["fetch.max_retries"] == 5
+    assert "fetch.connect_timeout_seconds" not in line["changed"]  # as shipped: the default
+    assert line["config"].endswith("ingest.toml") and line["topic"]["fingerprint"]
+    assert len(json.dumps(line, ensure_ascii=False)) < 1500
+
+
 def test_a_changed_topic_term_shows_as_a_verdict_setting_that_differs() -> None:
     from worker.service_record import policy_differences
     from worker.settings import Settings

@@ -199,7 +199,7 @@ def _start_worker(s: Settings, *, beat: bool, concurrency: int | None, pool: str
     from worker.seeds import load_seeds
 
     s.data_dir.mkdir(parents=True, exist_ok=True)
-    log.info("settings", **s.summary())
+    log.info("settings", **s.start_up_line())
     assert s.redis_url
     from worker import metrics
 

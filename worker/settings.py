@@ -484,6 +484,30 @@ class Settings(BaseSettings):
         ]
         return data
 
+    def start_up_line(self) -> dict[str, Any]:
+        """The start-up log line: where the settings come from, the sections' settings that
+        differ from their defaults (dotted keys), the topic counted and the sources named.
+        Short on purpose; the whole effective settings are in the service record (Redis) and
+        ``ingest status --json``."""
+        summary = self.summary()
+        changed: dict[str, Any] = {}
+        for name in ("fetch", "extract", "dedup", "redis", "worker"):
+            section = getattr(self, name)
+            default = type(section)().model_dump(mode="json")
+            for key, value in section.model_dump(mode="json").items():
+                if value != default.get(key):
+                    changed[f"{name}.{key}"] = value
+        return {
+            "config": str(config_path()),
+            "redis_url": summary["redis_url"],
+            "data_dir": summary["data_dir"],
+            "allow_private": summary["allow_private"],
+            "log": f"{self.log_level}/{self.log_format}",
+            "changed": changed,
+            "topic": summary["topic"],
+            "sources": summary["sources"],
+        }
+
     def masked(self) -> dict[str, Any]:
         """The effective settings, secrets hidden."""
         data = self.model_dump(mode="json")
