@@ -246,3 +246,24 @@ def test_compose_flower_command_shows_the_workers_and_their_tasks(
         time.sleep(0.5)
     names = {t.get("name") for t in tasks.values() if t.get("state") == "SUCCESS"}
     assert names & {"worker.tasks.process_article", "worker.tasks.drain_frontier"}, tasks
+
+
+def _compose_command() -> list[str] | None:
+    if shutil.which("docker"):
+        res = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30)
+        if res.returncode == 0:
+            return ["docker", "compose"]
+    return ["docker-compose"] if shutil.which("docker-compose") else None
+
+
+def test_the_compose_file_passes_the_compose_commands_own_validation() -> None:
+    """``config`` checks the file against the Compose specification's schema (compose v2, and
+    v1 from 1.27 on); it needs no engine."""
+    compose = _compose_command()
+    if compose is None:
+        pytest.skip("neither 'docker compose' nor 'docker-compose' is installed")
+    for profile in ([], ["--profile", "flower"]):
+        res = subprocess.run(
+            [*compose, *profile, "config", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
+        assert res.returncode == 0, res.stderr
