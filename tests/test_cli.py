@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import re
+import select
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -324,3 +327,65 @@ def test_sources_lists_this_shells_config_and_says_why_when_redis_is_unreachable
     assert res.returncode == 0, res.stderr
     assert "this shell's config" in res.stderr and "Redis unreachable" in res.stderr
     assert json.loads(res.stdout)
+
+
+def test_debug_adds_the_traceback_to_the_one_line_error(tmp_path: Path) -> None:
+    from tests.conftest import INGEST
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INGEST_", "REDIS_URL"))}
+    env |= {"REDIS_URL": "redis://127.0.0.1:1/0", "INGEST_DATA_DIR": str(tmp_path)}
+    res = subprocess.run([INGEST, "--debug", "status"], env=env, capture_output=True, text=True, timeout=60)
+
+    assert res.returncode == 2
+    assert "Traceback (most recent call last)" in res.stderr
+    assert res.stderr.rstrip().splitlines()[-1].startswith("ingest: error: cannot reach")
+
+
+PROGRESS = re.compile(r"waiting \d+s: \d+/\d+ polls done, \d+ articles not yet decided")
+
+
+def test_fetch_wait_off_a_terminal_says_what_it_waits_for_on_stderr_in_plain_lines(
+    service: Service, web: FixtureServer
+) -> None:
+    service.start_worker()
+
+    res = service.ingest("fetch", "--url", web.url("/news/on-topic-3.html"), "--wait", "--json")
+
+    lines = res.stderr.splitlines()
+    assert lines and all(PROGRESS.fullmatch(line) for line in lines), res.stderr
+    assert "\r" not in res.stderr
+    assert json.loads(res.stdout)["queued"] == 1  # stdout stays the summary alone
+
+
+def test_fetch_wait_on_a_terminal_updates_one_progress_line_in_place(
+    service: Service, web: FixtureServer
+) -> None:
+    from tests.conftest import INGEST
+
+    service.start_worker()
+    leader, follower = pty.openpty()
+    try:
+        res = subprocess.run(
+            [INGEST, "fetch", "--url", web.url("/news/on-topic-4.html"), "--wait", "--json"],
+            env=service.env,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            timeout=150,
+        )
+        os.close(follower)
+        shown = b""
+        while select.select([leader], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal's other end is closed: all of it was read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+
+    text = shown.decode()
+    assert res.returncode == 0 and json.loads(res.stdout)["queued"] == 1
+    assert text.startswith("\rwaiting ") and PROGRESS.search(text), text
+    assert text.endswith("\n") and text.count("\n") == 1, text  # one line, rewritten, then ended
