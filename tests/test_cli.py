@@ -157,6 +157,14 @@ def test_status_text_mentions_stream_outcomes_seeds_and_failures(ingested: Runni
     assert f"no_text: {ingested.web.url('/news/no-text.html')}" in out
 
 
+def test_status_counts_read_as_what_they_count(ingested: Running) -> None:
+    out = ingested.service.ingest("status").stdout
+
+    assert "URLs and GUIDs decided (an article counts once for each)" in out
+    copies = re.findall(r"^  #\d+: (\d+) (cop(?:y|ies)), latest ", out, re.M)
+    assert copies and all((n == "1") == (word == "copy") for n, word in copies), out
+
+
 # ---- ingest tail ----------------------------------------------------------------------
 
 
