@@ -208,3 +208,18 @@ def test_explain_without_a_running_service_says_it_judges_with_its_shells_settin
     res = service.ingest("explain", "--json", str(REPUBLISHED))
 
     assert "no running service found; judging with this shell's settings" in res.stderr
+
+
+def test_explain_judges_with_its_shells_settings_when_the_services_policy_is_unreadable(
+    service: Service, r: redis.Redis, prefix: str
+) -> None:
+    _service_recorded(service, r, INGEST_DEDUP__CONTAINMENT_THRESHOLD="0.6")
+    key = f"{prefix}service"
+    doc = json.loads(r.get(key) or "{}")
+    doc["policy"]["dedup"] = {"a_setting_of_another_version": 1}
+    r.set(key, json.dumps(doc))
+
+    res = service.ingest("explain", "--json", str(REPUBLISHED))
+
+    assert "explain judges with this shell's" in res.stderr and "Traceback" not in res.stderr
+    assert json.loads(res.stdout)["thresholds"]["containment"] == 0.8

@@ -744,15 +744,16 @@ def explain(cli: Cli, inputs: tuple[str, ...], as_json: bool) -> None:
     else:
         where = f"recorded by {doc.get('host', '?')} at {doc.get('at', '?')}"
         diffs = service_record.policy_differences(doc.get("settings", {}), cli.settings.summary())
-        if "policy" in doc:  # judge as the service would
-            cli.adopt(service_record.adopt(cli.settings, doc["policy"]))
+        adopted = service_record.adopt(cli.settings, doc["policy"]) if "policy" in doc else None
+        if adopted is not None:  # judge as the service would
+            cli.adopt(adopted)
             if diffs:
                 click.echo(
                     f"explain: judging with the running service's settings ({where}); this shell's "
                     "differ where they change a verdict: " + _listed(diffs),
                     err=True,
                 )
-        elif diffs:  # a worker too old to record its policy
+        elif diffs:  # a worker too old (or too new) to record a policy this shell can read
             click.echo(
                 f"warning: this shell's settings differ from the running service's ({where}) where "
                 "they change a verdict; explain judges with this shell's: " + _listed(diffs),

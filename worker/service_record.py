@@ -76,18 +76,27 @@ def policy(s: Settings) -> dict[str, Any]:
     }
 
 
-def adopt(s: Settings, recorded: dict[str, Any]) -> Settings:
+def adopt(s: Settings, recorded: dict[str, Any]) -> Settings | None:
     """``s`` with the service's verdict-changing settings (a record's ``policy``) in place of
-    its own; the rest (Redis, keys, timeouts) stays this shell's."""
-    return s.model_copy(
-        update={
-            "allow_private": list(recorded["allow_private"]),
-            "topic": TopicSettings.model_validate(recorded["topic"]),
-            "dedup": DedupSettings.model_validate(recorded["dedup"]),
-            "extract": ExtractSettings.model_validate(recorded["extract"]),
-            "fetch": s.fetch.model_copy(update=dict(recorded["fetch"])),
-        }
-    )
+    its own; the rest (Redis, keys, timeouts) stays this shell's. None when this shell cannot
+    read the record's policy (a worker of another version)."""
+    try:
+        return s.model_copy(
+            update={
+                "allow_private": [str(hp) for hp in recorded["allow_private"]],
+                "topic": TopicSettings.model_validate(recorded["topic"]),
+                "dedup": DedupSettings.model_validate(recorded["dedup"]),
+                "extract": ExtractSettings.model_validate(recorded["extract"]),
+                "fetch": s.fetch.model_copy(
+                    update={
+                        "respect_robots": bool(recorded["fetch"]["respect_robots"]),
+                        "max_body_bytes": int(recorded["fetch"]["max_body_bytes"]),
+                    }
+                ),
+            }
+        )
+    except (KeyError, TypeError, ValueError):  # pydantic's ValidationError is a ValueError
+        return None
 
 
 def _flat(data: Any, path: str = "") -> dict[str, Any]:
