@@ -5,6 +5,7 @@ show; real worker and beat processes, local servers speaking each source's forma
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -138,3 +139,39 @@ def test_sources_and_fetch_all_use_what_the_running_service_polls_not_the_shells
 def test_without_a_running_service_sources_says_it_lists_the_shells_config(service: Service) -> None:
     res = service.ingest("sources", "--json")
     assert json.loads(res.stdout) and "no running service found" in res.stderr
+
+
+def test_a_source_that_answers_slowly_holds_back_no_other_source(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    """Each source is its own poll task: while one feed is held at the server, another
+    source's articles are polled, fetched and queued (no timing: the held feed is released
+    only after, or at the bound)."""
+    held, asked = threading.Event(), threading.Event()
+    empty = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+
+    def slow_feed(req: Any) -> None:
+        asked.set()
+        held.wait(BOUND_SECONDS + 30)
+        send(req, 200, empty, "application/rss+xml")
+
+    web.route("/feeds/slow.rss", slow_feed)
+    service.env["INGEST_SOURCES"] = json.dumps(
+        [
+            {"name": "slow", "url": web.url("/feeds/slow.rss")},
+            {"name": "fast", "url": web.url("/feeds/topic.rss")},
+        ]
+    )
+    service.env["INGEST_FETCH__READ_TIMEOUT_SECONDS"] = "300"  # the held feed is not given up meanwhile
+    service.env["INGEST_FETCH__TOTAL_TIMEOUT_SECONDS"] = "300"
+    service.start_worker()
+    try:
+        service.ingest("fetch", "--all")
+
+        _wait_until(
+            lambda: asked.is_set() and r.xlen(f"{prefix}articles") == 5, "the fast source's 5 articles"
+        )
+
+        assert not held.is_set()
+    finally:
+        held.set()
