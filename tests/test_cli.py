@@ -300,6 +300,12 @@ def test_ingest_help_lists_the_commands() -> None:
         assert f"  {cmd} " in res.stdout
 
 
+def _redis_unreachable(tmp_path: Path) -> dict[str, str]:
+    """This shell's environment with no setting of ours, and a Redis URL nothing answers."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INGEST_", "REDIS_URL"))}
+    return env | {"REDIS_URL": "redis://127.0.0.1:1/0", "INGEST_DATA_DIR": str(tmp_path)}
+
+
 @pytest.mark.parametrize(
     "command",
     [
@@ -316,8 +322,7 @@ def test_ingest_help_lists_the_commands() -> None:
 def test_every_command_says_one_line_when_redis_is_unreachable(command: list[str], tmp_path: Path) -> None:
     from tests.conftest import INGEST
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INGEST_", "REDIS_URL"))}
-    env |= {"REDIS_URL": "redis://127.0.0.1:1/0", "INGEST_DATA_DIR": str(tmp_path)}
+    env = _redis_unreachable(tmp_path)
     res = subprocess.run([INGEST, *command], env=env, capture_output=True, text=True, timeout=60)
 
     assert res.returncode == 2
@@ -328,8 +333,7 @@ def test_every_command_says_one_line_when_redis_is_unreachable(command: list[str
 def test_sources_lists_this_shells_config_and_says_why_when_redis_is_unreachable(tmp_path: Path) -> None:
     from tests.conftest import INGEST
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INGEST_", "REDIS_URL"))}
-    env |= {"REDIS_URL": "redis://127.0.0.1:1/0", "INGEST_DATA_DIR": str(tmp_path)}
+    env = _redis_unreachable(tmp_path)
     res = subprocess.run([INGEST, "sources", "--json"], env=env, capture_output=True, text=True, timeout=60)
 
     assert res.returncode == 0, res.stderr
@@ -340,8 +344,7 @@ def test_sources_lists_this_shells_config_and_says_why_when_redis_is_unreachable
 def test_debug_adds_the_traceback_to_the_one_line_error(tmp_path: Path) -> None:
     from tests.conftest import INGEST
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INGEST_", "REDIS_URL"))}
-    env |= {"REDIS_URL": "redis://127.0.0.1:1/0", "INGEST_DATA_DIR": str(tmp_path)}
+    env = _redis_unreachable(tmp_path)
     res = subprocess.run([INGEST, "--debug", "status"], env=env, capture_output=True, text=True, timeout=60)
 
     assert res.returncode == 2

@@ -19,6 +19,7 @@ import redis
 import yaml
 
 from tests.conftest import INGEST, ROOT, Service
+from tests.support.compose import compose_command
 from tests.support.webserver import FixtureServer
 
 
@@ -248,18 +249,10 @@ def test_compose_flower_command_shows_the_workers_and_their_tasks(
     assert names & {"worker.tasks.process_article", "worker.tasks.drain_frontier"}, tasks
 
 
-def _compose_command() -> list[str] | None:
-    if shutil.which("docker"):
-        res = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30)
-        if res.returncode == 0:
-            return ["docker", "compose"]
-    return ["docker-compose"] if shutil.which("docker-compose") else None
-
-
 def test_the_compose_file_passes_the_compose_commands_own_validation() -> None:
     """``config`` checks the file against the Compose specification's schema (compose v2, and
     v1 from 1.27 on); it needs no engine."""
-    compose = _compose_command()
+    compose = compose_command()
     if compose is None:
         pytest.skip("neither 'docker compose' nor 'docker-compose' is installed")
     for profile in ([], ["--profile", "flower"]):

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import ROOT
+from tests.support.compose import compose_command
 
 BASE = os.environ.get("INGEST_TEST_BASE_IMAGE", "ingest-base:bookworm")
 IMAGE = "news-ingest-worker:latest"  # docker-compose.yml's image
@@ -36,19 +37,13 @@ def _run(
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
 
 
-def _compose_command() -> list[str] | None:
-    if shutil.which("docker") and _run("docker", "compose", "version", timeout=30).returncode == 0:
-        return ["docker", "compose"]
-    return ["docker-compose"] if shutil.which("docker-compose") else None
-
-
 def _engine() -> str | None:
     """Why the engine tests cannot run here, or None when they can."""
     if not shutil.which("docker"):
         return "no docker command"
     if _run("docker", "info", timeout=30).returncode != 0:
         return "no Docker engine answers (start one: dockerd --iptables=false --bridge=none)"
-    if _compose_command() is None:
+    if compose_command() is None:
         return "neither 'docker compose' nor 'docker-compose' is installed"
     if _run("docker", "image", "inspect", BASE, timeout=30).returncode != 0:
         if os.geteuid() != 0 or not shutil.which("debootstrap"):
@@ -77,7 +72,7 @@ def stack() -> Iterator[Stack]:
         timeout=900,
     )
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
-    compose = [*(_compose_command() or []), "-p", f"ingesttest{uuid.uuid4().hex[:8]}"]
+    compose = [*(compose_command() or []), "-p", f"ingesttest{uuid.uuid4().hex[:8]}"]
     env = os.environ | {
         "INGEST_BASE_IMAGE": BASE,
         "INGEST_REDIS_IMAGE": BASE,
