@@ -1,8 +1,9 @@
 # The ingest worker image: one image for the worker and the beat scheduler.
-# BASE_IMAGE: any image with Python 3.11+ (with venv); pin it by digest where you build,
-# e.g. python:3.11-slim@sha256:<digest> (tests/test_docker.py builds one offline with
-# debootstrap, where no registry can be reached)
-ARG BASE_IMAGE=python:3.11-slim
+# BASE_IMAGE: any image with Python 3.11+ (with venv), pinned by digest so that a rebuild
+# gets the same base; docker-compose.yml names the same one. Any other base is a build
+# argument (tests/test_docker.py builds one offline with debootstrap, where no registry can
+# be reached). README, "With Docker", says how to move the pin.
+ARG BASE_IMAGE=python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91
 
 # -- build: the locked dependencies, then the project, into a virtualenv ----------------------
 FROM ${BASE_IMAGE} AS build

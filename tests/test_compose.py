@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import json
 import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -247,6 +249,47 @@ def test_compose_flower_command_shows_the_workers_and_their_tasks(
         time.sleep(0.5)
     names = {t.get("name") for t in tasks.values() if t.get("state") == "SUCCESS"}
     assert names & {"worker.tasks.process_article", "worker.tasks.drain_frontier"}, tasks
+
+
+def _default_of(value: str) -> str:
+    """The default in a ``${VAR:-default}`` value."""
+    m = re.fullmatch(r"\$\{\w+:-(.+)\}", value)
+    assert m, value
+    return m[1]
+
+
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def test_the_images_are_pinned_by_digest_and_compose_builds_on_the_dockerfiles_base() -> None:
+    base = re.search(r"^ARG BASE_IMAGE=(\S+)$", (ROOT / "Dockerfile").read_text(), re.M)
+    assert base and DIGEST.search(base[1]), "a rebuild must get the same base image"
+    for name in ("worker", "beat", "flower"):
+        assert _default_of(COMPOSE["services"][name]["build"]["args"]["BASE_IMAGE"]) == base[1]
+    assert DIGEST.search(_default_of(COMPOSE["services"]["redis"]["image"]))
+
+
+def _check_against_compose_spec(path: Path) -> subprocess.CompletedProcess[str]:
+    """The Compose specification's JSON schema, as check-jsonschema ships it (no engine, no
+    compose command, no network)."""
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_the_compose_file_is_valid_against_the_compose_specifications_schema() -> None:
+    res = _check_against_compose_spec(ROOT / "docker-compose.yml")
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_the_compose_specifications_schema_catches_a_misspelt_key(tmp_path: Path) -> None:
+    broken = copy.deepcopy(COMPOSE)
+    broken["services"]["beat"]["healthchek"] = broken["services"]["beat"].pop("healthcheck")
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(yaml.safe_dump(broken))
+    res = _check_against_compose_spec(path)
+    assert res.returncode == 1 and "'healthchek' was unexpected" in res.stdout, res.stdout
 
 
 def test_the_compose_file_passes_the_compose_commands_own_validation() -> None:

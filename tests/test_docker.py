@@ -88,12 +88,15 @@ def stack() -> Iterator[Stack]:
 
 
 def _health(compose: list[str], env: dict[str, str]) -> dict[str, str]:
+    """Each service's health, by the service label both compose v1 and v2 set (their container
+    names differ: ``p_worker_1`` and ``p-worker-1``)."""
     ids = _run(*compose, "ps", "-q", env=env).stdout.split()
+    form = '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Health.Status}}'
     out = {}
     for cid in ids:
-        res = _run("docker", "inspect", "--format", "{{.Name}} {{.State.Health.Status}}", cid, timeout=30)
-        name, _, status = res.stdout.strip().partition(" ")
-        out[name.rsplit("_", 2)[-2] if "_" in name else name] = status
+        res = _run("docker", "inspect", "--format", form, cid, timeout=30)
+        service, _, status = res.stdout.strip().partition(" ")
+        out[service] = status
     return out
 
 
