@@ -182,3 +182,18 @@ def test_the_flower_profile_builds_and_shows_the_stacks_workers(stack: Stack) ->
             break
         time.sleep(2)
     assert any(line.endswith(" 1.0") for line in online), res.stdout[-1500:] + res.stderr[-1500:]
+
+
+def test_the_stack_scales_out_to_more_workers_on_its_one_redis(stack: Stack) -> None:
+    compose, env = stack
+    up = _run(*compose, "up", "-d", "--no-build", "--scale", "worker=2", env=env)
+    assert up.returncode == 0, up.stderr[-2000:]
+    deadline = time.monotonic() + BOUND_SECONDS
+    while True:  # each container is a host of its own; both report to the one Redis
+        res = _run(*compose, "exec", "-T", "beat", "ingest", "status", "--json", env=env)
+        status = json.loads(res.stdout) if res.returncode == 0 and res.stdout.strip() else {}
+        hosts = {w["host"] for w in status.get("workers", [])}
+        if len(hosts) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert len(hosts) == 2, res.stdout[-1500:] + res.stderr[-1500:]
