@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
+
+import redis
 
 from harness.processes import stop_process_groups
 from tests.conftest import Service
@@ -37,7 +40,7 @@ def test_every_line_of_a_worker_that_fetched_and_stopped_is_json(
 def test_the_worker_says_its_transport_without_a_password_it_does_not_have(service: Service) -> None:
     proc = service.start_worker()
     deadline = time.monotonic() + 90
-    while "worker_starting" not in service.logs():
+    while "Connected to" not in service.logs():  # Celery's line, once the broker answers
         assert time.monotonic() < deadline, service.logs()[-2000:]
         time.sleep(0.2)
     stop_process_groups([proc], grace=20)
@@ -45,3 +48,31 @@ def test_the_worker_says_its_transport_without_a_password_it_does_not_have(servi
     line = next(x for x in logs.splitlines() if "worker_starting" in x)
     assert "transport=redis://127.0.0.1:" in line and "**" not in line
     assert ".> transport:" not in logs  # Celery's banner, which masked a password there is none of
+    # kombu masks one whether the URL has it or not ("redis://:**@127.0.0.1")
+    connected = next(x for x in logs.splitlines() if "Connected to" in x)
+    assert "Connected to redis://127.0.0.1:" in connected and "**" not in connected, connected
+
+
+def test_the_worker_masks_the_password_of_its_redis_user(service: Service) -> None:
+    """A shared Redis with an ACL user (README, "Beyond one machine"): its password is in no line."""
+    url = service.env["REDIS_URL"]
+    user, password = f"ingest-test-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    admin = redis.Redis.from_url(url)
+    admin.acl_setuser(
+        user, enabled=True, passwords=[f"+{password}"], keys=["*"], channels=["*"], commands=["+@all"]
+    )
+    try:
+        proc = service.start_worker(
+            env={"REDIS_URL": url.replace("redis://", f"redis://{user}:{password}@", 1)}
+        )
+        deadline = time.monotonic() + 90
+        while "Connected to" not in service.logs():
+            assert time.monotonic() < deadline, service.logs()[-2000:]
+            time.sleep(0.2)
+        stop_process_groups([proc], grace=20)
+    finally:
+        admin.acl_deluser(user)
+        admin.close()
+    logs = service.logs()
+    assert password not in logs
+    assert "transport=redis://***@127.0.0.1:" in logs and "Connected to redis://***@127.0.0.1:" in logs

@@ -117,9 +117,10 @@ def create_app(settings: Settings | None = None) -> Celery:
 @setup_logging.connect
 def _logging(**_: Any) -> None:
     from worker.logs import configure_logging
+    from worker.settings import mask_url
 
     s = get_settings()
-    configure_logging(s.log_level, s.log_format)
+    configure_logging(s.log_level, s.log_format, broker=mask_url(s.redis_url) if s.redis_url else None)
 
 
 app = create_app()

@@ -29,9 +29,24 @@ class _NamedWriterFactory:
         return _NamedWriter(self.file, str(args[0]) if args else "")
 
 
-def configure_logging(level: str = "INFO", fmt: str = "logfmt") -> None:
+class _BrokerAsConfigured(logging.Filter):
+    """Celery's "Connected to <broker>" names the broker as we do: kombu masks a password
+    there whether the URL has one or not (``redis://:**@host``)."""
+
+    def __init__(self, broker: str):
+        super().__init__()
+        self.broker = broker
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "Connected to %s":
+            record.args = (self.broker,)
+        return True
+
+
+def configure_logging(level: str = "INFO", fmt: str = "logfmt", broker: str | None = None) -> None:
     """Route structlog and stdlib logging to stderr in one format.
 
+    ``broker``: the broker URL as it may be shown (secrets masked), for Celery's connection line.
     Safe to call twice with the same settings (the CLI, then Celery's setup signal);
     a logger already used keeps the configuration it was first used with.
     """
@@ -84,6 +99,8 @@ def configure_logging(level: str = "INFO", fmt: str = "logfmt") -> None:
     # "polled") and cost ~0.2 ms of CPU each (BENCHMARKS.md); its warnings and errors still show
     for chatty in ("celery.worker.strategy", "celery.app.trace"):
         logging.getLogger(chatty).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+    connection = logging.getLogger("celery.worker.consumer.connection")
+    connection.filters[:] = [_BrokerAsConfigured(broker)] if broker else []
 
 
 def get_logger(name: str) -> Any:
