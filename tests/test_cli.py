@@ -13,6 +13,7 @@ import pty
 import re
 import select
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ import redis
 
 from tests import conftest
 from tests.conftest import ROOT, Service
-from tests.support.webserver import FixtureServer
+from tests.support.webserver import FixtureServer, send
 
 
 def service_env(redis_url: str, prefix: str, web: FixtureServer, tmp_path: Path) -> dict[str, str]:
@@ -280,7 +281,8 @@ def test_fetch_wait_exits_1_when_it_times_out(service: Service, web: FixtureServ
 
     assert res.returncode == 1
     assert res.stdout.startswith("INCOMPLETE (timed out)")
-    assert "waiting " in res.stderr and "articles not yet decided" in res.stderr  # progress off a terminal
+    assert "waiting " in res.stderr and "1 article not yet decided" in res.stderr  # progress off a terminal
+    assert "polls done" not in res.stderr  # a --url run sends no poll
 
 
 def test_fetch_without_wait_only_reports_the_run_it_sent(service: Service, web: FixtureServer) -> None:
@@ -352,7 +354,7 @@ def test_debug_adds_the_traceback_to_the_one_line_error(tmp_path: Path) -> None:
     assert res.stderr.rstrip().splitlines()[-1].startswith("ingest: error: cannot reach")
 
 
-PROGRESS = re.compile(r"waiting \d+s: \d+/\d+ polls done, \d+ articles not yet decided")
+PROGRESS = re.compile(r"waiting \d+s: (\d+/\d+ polls done, )?\d+ articles? not yet decided(; .+)?")
 
 
 def test_fetch_wait_off_a_terminal_says_what_it_waits_for_on_stderr_in_plain_lines(
@@ -400,3 +402,59 @@ def test_fetch_wait_on_a_terminal_updates_one_progress_line_in_place(
     assert res.returncode == 0 and json.loads(res.stdout)["queued"] == 1
     assert text.startswith("\rwaiting ") and PROGRESS.search(text), text
     assert text.endswith("\n") and text.count("\n") == 1, text  # one line, rewritten, then ended
+
+
+def _progress(**counts: Any) -> Any:
+    from worker.cli import RunProgress
+
+    state = {"polls": 0, "expected_polls": 0, "pending": 1, "waited": 12.4} | counts
+    return RunProgress(None, None, "run", **state)  # type: ignore[arg-type]
+
+
+def test_fetch_wait_progress_counts_polls_only_when_the_run_sent_some() -> None:
+    from worker.cli import format_progress
+
+    assert format_progress(_progress(), [], 0.0) == "waiting 12s: 1 article not yet decided"
+    line = format_progress(_progress(polls=2, expected_polls=3, pending=40), [], 0.0)
+    assert line == "waiting 12s: 2/3 polls done, 40 articles not yet decided"
+
+
+def test_fetch_wait_progress_counts_many_retries_by_reason() -> None:
+    from worker.cli import format_progress
+
+    notes = [{"url": f"http://a.example/{i}", "reason": r, "attempt": 2, "attempts": 5, "at": 0.0}
+             for i, r in enumerate(["http_503", "http_503", "dns"])]  # fmt: skip
+    line = format_progress(_progress(pending=9), notes, 0.0)
+    assert line.endswith("; 3 retrying (http_503 2, dns 1)") and "a.example" not in line, line
+
+
+def test_fetch_wait_progress_says_which_article_is_retried_why_and_when(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    from worker.cli import RunProgress, format_progress
+    from worker.keys import Keys
+
+    url = web.route("/news/overloaded.html", lambda req: send(req, 503, b"busy", "text/plain"))
+    service.start_worker(env={"INGEST_FETCH__RETRY_BACKOFF_SECONDS": "60"})  # its retry waits
+    run_id = service.ingest("fetch", "--url", url).stdout.split()[-1]
+    keys = Keys(prefix)
+    deadline = time.monotonic() + 120
+    while not r.hlen(keys.run_retrying(run_id)):  # the first attempt is over
+        assert time.monotonic() < deadline, service.logs()[-2000:]
+        time.sleep(0.2)
+
+    state = RunProgress(r, keys, run_id, 0, 0, int(r.scard(keys.run_pending(run_id))), 3.0)
+    line = format_progress(state, state.retrying(), time.time())
+
+    said = rf"; retrying {re.escape(url)} \(http_503, attempt 2 of 3, in \d+s\)"
+    assert re.fullmatch("waiting 3s: 1 article not yet decided" + said, line), line
+
+
+def test_fetch_wait_names_the_cause_of_each_failure(service: Service, web: FixtureServer) -> None:
+    url = web.route("/news/overloaded.html", lambda req: send(req, 503, b"busy", "text/plain"))
+    service.start_worker()
+
+    res = service.ingest("fetch", "--url", url, "--wait", "--timeout", "120", check=False)
+
+    assert res.returncode == 3, res.stdout + res.stderr
+    assert re.search(rf"failed {re.escape(url)}: http_503 \(.*503.*\)", res.stdout), res.stdout

@@ -26,7 +26,13 @@ def test_feed_ends_with_exactly_the_expected_articles_on_the_stream(
     assert summary["complete"]
     assert (summary["found"], summary["new"]) == (10, 10)
     assert (summary["queued"], summary["duplicate"], summary["off_topic"], summary["failed"]) == (5, 3, 1, 1)
-    assert summary["failures"] == [{"url": web.url("/news/no-text.html"), "reason": "no_text"}]
+    assert summary["failures"] == [
+        {
+            "url": web.url("/news/no-text.html"),
+            "reason": "no_text",
+            "error": "no article text found (0 words)",
+        }
+    ]
 
     docs = stream_docs(r, f"{prefix}articles")
     paths = Counter(d["canonical_url"].removeprefix(web.base) for d in docs)

@@ -376,7 +376,7 @@ def test_transient_failure_after_its_last_retry_is_dead_lettered_and_shown_by_st
 
     summary = service.fetch_wait("--url", url)
 
-    assert summary["failures"] == [{"url": url, "reason": "http_500"}]
+    assert summary["failures"] == [{"url": url, "reason": "http_500", "error": f"HTTP 500 from {url}"}]
     assert len(calls) == 3  # max_retries = 2 in the test environment
     [(_id, fields)] = r.xrange(f"{prefix}deadletter")
     entry = json.loads(fields[b"entry"])

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
+import shutil
 import socket
 import sys
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import click
@@ -426,15 +429,17 @@ class _Progress:
         self.last = -PROGRESS_EVERY
         self.shown = False
 
-    def __call__(self, polls: int, expected: int, pending: int, waited: float) -> None:
-        if not self.tty and waited - self.last < PROGRESS_EVERY:
+    def __call__(self, state: RunProgress) -> None:
+        if not self.tty and state.waited - self.last < PROGRESS_EVERY:
             return
-        if self.tty and waited - self.last < 0.5:
+        if self.tty and state.waited - self.last < 0.5:
             return
-        self.last = waited
-        line = f"waiting {waited:.0f}s: {polls}/{expected} polls done, {pending} articles not yet decided"
-        if self.tty:
-            click.echo("\r" + line.ljust(78), nl=False, err=True)
+        self.last = state.waited
+        line = format_progress(state, state.retrying(), time.time())
+        if self.tty:  # one line, rewritten: never longer than the terminal is wide
+            width = shutil.get_terminal_size().columns - 1
+            line = line if len(line) <= width else line[: width - 1] + "…"
+            click.echo("\r" + line.ljust(width), nl=False, err=True)
         else:
             click.echo(line, err=True)
         self.shown = True
@@ -442,6 +447,27 @@ class _Progress:
     def done(self) -> None:
         if self.tty and self.shown:
             click.echo("", err=True)
+
+
+NAMED_RETRIES = 2  # retried articles named in the progress line; more are counted by reason
+
+
+def format_progress(state: RunProgress, retrying: list[dict[str, Any]], now: float) -> str:
+    """``waiting 12s: 2/3 polls done, 40 articles not yet decided; retrying URL (reason, ...)``."""
+    parts = [f"{state.polls}/{state.expected_polls} polls done"] if state.expected_polls else []
+    parts.append(f"{state.pending} article{'' if state.pending == 1 else 's'} not yet decided")
+    line = f"waiting {state.waited:.0f}s: " + ", ".join(parts)
+    if len(retrying) > NAMED_RETRIES:
+        reasons = Counter(str(n.get("reason")) for n in retrying)
+        line += f"; {len(retrying)} retrying (" + ", ".join(f"{r} {c}" for r, c in reasons.most_common(3))
+        line += ", …)" if len(reasons) > 3 else ")"
+    for n in retrying if len(retrying) <= NAMED_RETRIES else []:
+        due = float(n.get("at", now)) - now
+        line += (
+            f"; retrying {n.get('url')} ({n.get('reason')}, attempt {n.get('attempt')} of"
+            f" {n.get('attempts')}, " + (f"in {due:.0f}s)" if due >= 0.5 else "now)")
+        )
+    return line
 
 
 def _finish_run(cli: Cli, run_id: str, polls: int, wait: bool, timeout: float, as_json: bool) -> None:
@@ -531,7 +557,9 @@ def run_summary(client: redis.Redis, keys: Keys, run_id: str, expected_polls: in
             for k in ("queued", "duplicate", "off_topic", "stale", "partial", "failed", "pending")
         },
         "failures": [
-            {"url": it.get("url"), "reason": it.get("reason")} for it in items if it["outcome"] == "failed"
+            {"url": it.get("url"), "reason": it.get("reason"), "error": it.get("error")}
+            for it in items
+            if it["outcome"] == "failed"
         ],
         # pages that were not the article (worker/page_check.py)
         "partials": [
@@ -544,18 +572,45 @@ def run_summary(client: redis.Redis, keys: Keys, run_id: str, expected_polls: in
 NEARLY_DONE = 64  # articles still pending
 
 
+@dataclass
+class RunProgress:
+    """Where a run stands while ``--wait`` waits: its counts, and on demand (one more round
+    trip) why its undecided articles that failed an attempt are being tried again."""
+
+    client: redis.Redis
+    keys: Keys
+    run_id: str
+    polls: int
+    expected_polls: int
+    pending: int
+    waited: float
+
+    def retrying(self, at_most: int = 500) -> list[dict[str, Any]]:
+        """The last retry note of each undecided article retried so far (at most ``at_most``)."""
+        if not self.pending:
+            return []
+        notes = dict(
+            itertools.islice(
+                self.client.hscan_iter(self.keys.run_retrying(self.run_id), count=at_most), at_most
+            )
+        )
+        if not notes:
+            return []
+        still = self.client.smismember(self.keys.run_pending(self.run_id), list(notes))
+        return [json.loads(raw) for raw, pending in zip(notes.values(), still, strict=True) if pending]
+
+
 def wait_for_run(
     client: redis.Redis,
     keys: Keys,
     run_id: str,
     expected_polls: int,
     timeout: float,
-    progress: Callable[[int, int, int, float], None] | None = None,
+    progress: Callable[[RunProgress], None] | None = None,
 ) -> dict[str, Any]:
     """Wait until every poll of the run is done and every item decided (or the timeout).
 
-    ``progress(polls done, polls expected, items pending, seconds waited)`` is called
-    about every PROGRESS_EVERY seconds while it waits."""
+    ``progress`` is called with where the run stands each time it is looked at."""
     started = time.monotonic()
     deadline = started + timeout
     full_every, last_full = 5.0, started
@@ -568,7 +623,9 @@ def wait_for_run(
         polls, pending = pipe.execute()
         now = time.monotonic()
         if progress is not None:
-            progress(int(polls), expected_polls, int(pending), now - started)
+            progress(
+                RunProgress(client, keys, run_id, int(polls), expected_polls, int(pending), now - started)
+            )
         if (polls >= expected_polls and pending == 0) or now > deadline or now - last_full > full_every:
             last_full = now
             summary = run_summary(client, keys, run_id, expected_polls)
@@ -590,7 +647,7 @@ def format_summary(s: dict[str, Any]) -> str:
         state = p.get("error") or p.get("skipped") or ("not modified" if p.get("not_modified") else "ok")
         lines.append(f"  feed {p['feed_url']}: {state} found={p['found']} new={p['new']}")
     for f in s["failures"]:
-        lines.append(f"  failed {f['url']}: {f['reason']}")
+        lines.append(f"  failed {f['url']}: {f['reason']}" + (f" ({f['error']})" if f.get("error") else ""))
     for f in s.get("partials", []):
         lines.append(f"  partial {f['url']}: {f['reason']}")
     return "\n".join(lines)

@@ -230,6 +230,19 @@ class Drain:
                 self._release(lambda t: self.frontier.back(t, again, head=True, site_waits=step.countdown), t)
             else:
                 self._release(lambda t: self.frontier.back(t, again, not_before=step.countdown), t)
+            if step.action == "retry":
+                self.guard(
+                    lambda: self.ctx.recorder.run_retrying(
+                        e.run_id,
+                        t.key,
+                        url=e.item.url,
+                        reason=step.error.reason,
+                        error=str(step.error)[:300],
+                        attempt=again.retries + 1,
+                        attempts=self.settings.fetch.max_retries + 1,
+                        at=time.time() + step.countdown,
+                    )
+                )
             event = "retry" if step.action == "retry" else "deferred"
             log.info(
                 event,

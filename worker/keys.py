@@ -149,6 +149,10 @@ class Keys:
     def run_polls(self, run_id: str) -> str:
         return self._k("run", run_id, "polls")
 
+    def run_retrying(self, run_id: str) -> str:
+        """An undecided item's last retry (why, which attempt, when next): what --wait shows."""
+        return self._k("run", run_id, "retrying")
+
     # ---- politeness -------------------------------------------------------------------
     def robots(self, origin: str) -> str:
         return self._k("robots", origin)

@@ -76,6 +76,18 @@ class Recorder:
         if pipe is None:
             p.execute()
 
+    def run_retrying(self, run_id: str | None, item_key: str, **detail: Any) -> None:
+        """Note why a run's item is being tried again, for ``fetch --wait`` to say. Kept apart
+        from its outcome, which a late note must never overwrite; read only while the item is
+        still pending."""
+        if not run_id:
+            return
+        key = self.keys.run_retrying(run_id)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hset(key, item_key, json.dumps(detail, ensure_ascii=False))
+        pipe.expire(key, RUN_TTL_SECONDS)
+        pipe.execute()
+
     def run_pending(self, run_id: str | None, item_keys: list[str]) -> None:
         """Announce items a run is waiting for, before their tasks are sent."""
         if not run_id or not item_keys:

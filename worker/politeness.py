@@ -210,7 +210,7 @@ class Politeness:
         cached = bytes(raw)
         if cached[:1] == b"U":
             raise TransientError(
-                f"robots.txt of {origin} is unreachable ({as_str(cached[1:])}); its pages wait",
+                f"robots.txt of {origin} is unreachable ({as_str(cached[1:])})",
                 reason="robots_unreachable",
             )
         return parse_robots(cached[1:])

@@ -332,6 +332,7 @@ class Processor:
             reason=outcome.reason,
             url=item.url,
             prior=outcome.detail.get("prior"),
+            error=outcome.detail.get("error"),
         )
         pipe.delete(keys.claim(key))
         pipe.hdel(keys.inflight, key)
