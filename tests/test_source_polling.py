@@ -136,6 +136,33 @@ def test_sources_and_fetch_all_use_what_the_running_service_polls_not_the_shells
     assert r.hget(f"{prefix}source:svc-feed", "last_poll_at") is not None
 
 
+def test_commands_using_the_services_sources_say_where_the_shells_config_differs(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    theirs = [{"name": "svc-feed", "kind": "feed", "url": web.url("/feeds/topic.rss")}]
+    service.start_worker(env={"INGEST_SOURCES": json.dumps(theirs)})
+    _wait_until(lambda: r.get(f"{prefix}service") is not None, "the worker's record of its settings")
+
+    res = service.ingest("sources")  # the shell's config has conftest's local-rss
+
+    assert "only in this shell's config: local-rss" in res.stderr, res.stderr
+    assert "only in the service's: svc-feed" in res.stderr, res.stderr
+
+
+def test_status_lists_the_running_services_sources_not_the_shells(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    theirs = [{"name": "svc-feed", "kind": "feed", "url": web.url("/feeds/topic.rss")}]
+    service.start_worker(env={"INGEST_SOURCES": json.dumps(theirs)})
+    _wait_until(lambda: r.get(f"{prefix}service") is not None, "the worker's record of its settings")
+
+    st = json.loads(service.ingest("status", "--json").stdout)
+
+    assert list(st["sources"]) == ["svc-feed"]
+    assert st["sources_of"].startswith("the running service")
+    assert "sources of the running service" in service.ingest("status").stdout
+
+
 def test_without_a_running_service_sources_says_it_lists_the_shells_config(service: Service) -> None:
     res = service.ingest("sources", "--json")
     assert json.loads(res.stdout) and "no running service found" in res.stderr

@@ -71,6 +71,13 @@ def _service_sources(*, need_redis: bool = False) -> tuple[list[Any], str]:
             why = f"Redis unreachable ({type(exc).__name__})"
             return list(s.sources), f"this shell's config ({config_path()}): {why}"
         if found is not None:
+            differ = service_record.source_differences(found[0], list(s.sources))
+            if differ:
+                click.echo(
+                    f"this shell's config ({config_path()}) lists other sources than the running"
+                    f" service, whose are used ({'; '.join(differ)})",
+                    err=True,
+                )
             return list(found[0]), found[1]
     return list(s.sources), f"this shell's config ({config_path()}): no running service found"
 
@@ -322,6 +329,8 @@ def sources(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(listed, indent=2, ensure_ascii=False))
         return
+    if not listed:
+        click.echo("(no sources: only ad-hoc fetches)")
     for src in listed:
         off = "" if src["enabled"] else "  (disabled)"
         lo, hi = src["interval_bounds"]

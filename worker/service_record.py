@@ -61,6 +61,18 @@ def service_sources(client: redis.Redis, s: Settings) -> tuple[list[SourceSettin
     return sources, f"the running service (written by a worker on {doc.get('host', '?')}{age})"
 
 
+def source_differences(service: list[SourceSettings], mine: list[SourceSettings]) -> list[str]:
+    """How this shell's sources differ from the service's, by name: what a command that uses
+    the service's says so that nobody wonders why a source of their config is not polled."""
+    theirs, ours = {x.name: x for x in service}, {x.name: x for x in mine}
+    groups = {
+        "only in this shell's config": [n for n in ours if n not in theirs],
+        "only in the service's": [n for n in theirs if n not in ours],
+        "set differently": [n for n in ours if n in theirs and ours[n] != theirs[n]],
+    }
+    return [f"{what}: {', '.join(names)}" for what, names in groups.items() if names]
+
+
 # the settings that change what a page is judged to be (explain takes the service's)
 POLICY = ("allow_private", "topic", "dedup", "extract", "fetch.respect_robots", "fetch.max_body_bytes")
 

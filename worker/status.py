@@ -13,6 +13,7 @@ from worker.celery_app import QUEUE_ARTICLES, QUEUE_POLL
 from worker.dedup import Epochs
 from worker.frontier import frontier_counts
 from worker.keys import Keys
+from worker.service_record import service_sources
 from worker.settings import Settings
 
 # kombu's Redis transport keeps one list per priority step of a queue
@@ -75,8 +76,13 @@ def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
         for member, score in biggest:
             stories[int(member)] = stories.get(int(member), 0) + float(score)
     stats = {_s(name): int(v) for name, v in client.hgetall(k.stats).items()}
+    # the running service's sources (worker/service_record.py), else this shell's config's
+    found = service_sources(client, s)
+    service_srcs, sources_of = (
+        found if found else (list(s.sources), "this shell's config (no running service found)")
+    )
     sources = {}
-    for src in s.sources:
+    for src in service_srcs:
         info: dict[str, Any] = {_s(f): _s(v) for f, v in client.hgetall(k.source(src.name)).items()}
         if "interval_seconds" in info:  # the adapted one (worker/source_schedule.py)
             info["interval_now"] = info.pop("interval_seconds")
@@ -113,6 +119,7 @@ def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
         "dead_letters": int(client.xlen(k.deadletter)),
         "recent_dead_letters": _dead_letters(client, k),
         "sources": sources,
+        "sources_of": sources_of,
         "recent_failures": failures,
         "workers": _workers(client, k),
         "sweep": _sweep(client, k),
@@ -205,7 +212,9 @@ def format_status(st: dict[str, Any]) -> str:
             f"sweep: {sw['runs']} runs{ago}; put back {sw['restored_messages']} tasks of dead workers,"
             f" sent again {sw['resent_items']} lost items"
         )
-    out.append("sources:")
+    out.append(f"sources of {st.get('sources_of', 'this shell')}:")
+    if not st["sources"]:
+        out.append("  (none: only ad-hoc fetches)")
     for name, info in st["sources"].items():
         last = info.get("last_poll_at", "never")
         state = info.get("last_status", "-")
