@@ -95,6 +95,16 @@ def test_explain_prints_verdict_thresholds_and_relevance(
     assert not any(len(x) > 5 for x in __import__("re").findall(r"similarity (0\.\d+)", out))
 
 
+def test_explain_names_a_seed_without_a_title_by_its_opening_words_and_date(
+    service: Service, r: redis.Redis, prefix: str
+) -> None:
+    _seeded(r, prefix)
+    out = service.ingest("explain", str(ROOT / "seeds" / "004_06fa49a5c750834e.txt")).stdout
+    assert (
+        "seed 004_06fa49a5c750834e (“During his visit to Russian ally Belarus, Chinese…”, 2023-08-17)" in out
+    )
+
+
 OFF_TOPIC_TRADE = (
     "Belarus and China signed deals on potash, tractors and dairy exports in Minsk on Tuesday.\n"
     "The Chinese side will buy more Belarusian milk powder and beef, the ministry said.\n"

@@ -56,16 +56,12 @@ def _with_exact(ctx: Context, cand: dict[str, Any] | None, norm: str) -> dict[st
 
 
 def _seed_titles(ctx: Context) -> dict[str, str]:
-    """Seed name -> its title and outlet (seeds.toml), to name a seed as a person would."""
+    """Seed name -> its label (title and outlet, or opening words), to name it as a person would."""
     from worker.errors import ConfigError
     from worker.seeds import read_seeds
 
     try:
-        return {
-            sd.name: f"“{sd.title}”" + (f", {sd.outlet}" if sd.outlet else "")
-            for sd in read_seeds(ctx.settings.seeds_dir)
-            if sd.title
-        }
+        return {sd.name: sd.label for sd in read_seeds(ctx.settings.seeds_dir)}
     except ConfigError:
         return {}
 

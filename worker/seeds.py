@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,15 @@ class Seed:
     def text(self) -> str:
         return self.path.read_text("utf-8")
 
+    @property
+    def label(self) -> str:
+        """How a person names it: its title and outlet, else its opening words and date (the
+        file names are hashes)."""
+        if self.title:
+            return f"“{self.title}”" + (f", {self.outlet}" if self.outlet else "")
+        opening = " ".join(self.text().split()[:8])
+        return f"“{opening}…”" + (f", {self.date}" if self.date else "")
+
 
 def read_seeds(seeds_dir: Path) -> list[Seed]:
     meta = seeds_dir / META_FILE
@@ -46,9 +56,10 @@ def read_seeds(seeds_dir: Path) -> list[Seed]:
 
 def load_seeds(index: DedupIndex, seeds_dir: Path) -> dict[str, str]:
     """Index every seed; returns seed name -> ``seeded`` | ``seen`` | ``duplicate``."""
-    result = {}
+    result, named = {}, []
     for seed in read_seeds(seeds_dir):
         v = index.add_seed(seed.name, seed.text(), now=int(time.time()))
         result[seed.name] = v.status
-    log.info("seeds_loaded", **result)
+        named.append(f"{seed.label}: {v.status}")
+    log.info("seeds_loaded", count=len(result), **Counter(result.values()), seeds=" | ".join(named[:10]))
     return result
