@@ -105,6 +105,8 @@ def test_compose_services_commands_run_as_local_processes(
                 "REDIS_URL": url,
                 "INGEST_CONFIG": env["INGEST_CONFIG"],
                 "INGEST_DATA_DIR": str(tmp_path / "data"),
+                # compose's port is the container's own; here a free one of this machine
+                "INGEST_WORKER__METRICS_PORT": str(metrics_port := _free_port()),
                 "INGEST_SOURCES": json.dumps(
                     [{"name": "local", "url": web.url("/feeds/topic.rss"), "interval_seconds": 600}]
                 ),
@@ -133,6 +135,9 @@ def test_compose_services_commands_run_as_local_processes(
         )
         assert health.returncode == 0, health.stderr
         assert client.config_get("appendonly")["appendonly"] == "yes"
+        assert "INGEST_WORKER__METRICS_PORT" in compose_env  # the worker serves its metrics
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=30) as res:
+            assert 'ingest_articles_total{outcome="queued",reason=""} 5.0' in res.read().decode()
     finally:
         for p in reversed(procs):
             p.terminate()

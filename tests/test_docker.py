@@ -164,6 +164,17 @@ def test_a_fetch_through_compose_exec_queues_the_article_on_the_stream(stack: St
     assert url in stream.stdout
 
 
+def test_in_the_stack_the_workers_metrics_count_the_fetched_article(stack: Stack) -> None:
+    compose, env = stack
+    scrape = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9108/metrics').read().decode())"
+    res = _run(*compose, "exec", "-T", "worker", "python3", "-c", scrape, env=env)
+    assert res.returncode == 0, res.stderr[-1500:]
+    queued = [
+        line for line in res.stdout.splitlines() if line.startswith('ingest_articles_total{outcome="queued"')
+    ]
+    assert queued and float(queued[0].rsplit(" ", 1)[1]) >= 1, res.stdout[-1500:]
+
+
 def test_the_flower_profile_builds_and_shows_the_stacks_workers(stack: Stack) -> None:
     compose, env = stack
     built = _run(
