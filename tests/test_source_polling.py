@@ -117,15 +117,21 @@ def test_sources_lists_the_urls_each_poll_requests(service: Service) -> None:
     ]
 
 
-def test_sources_and_fetch_all_use_what_the_running_service_polls_not_the_shells_config(
+def _start_a_worker_with_a_source_of_its_own(
     service: Service, web: FixtureServer, r: redis.Redis, prefix: str
 ) -> None:
-    # the worker runs with a source the shell's config does not have
+    """A worker polling ``svc-feed``, which the shell's config (conftest's ``local-rss``) lacks."""
     theirs = [
         {"name": "svc-feed", "kind": "feed", "url": web.url("/feeds/topic.rss"), "interval_seconds": 3600}
     ]
     service.start_worker(env={"INGEST_SOURCES": json.dumps(theirs)})
     _wait_until(lambda: r.get(f"{prefix}service") is not None, "the worker's record of its settings")
+
+
+def test_sources_and_fetch_all_use_what_the_running_service_polls_not_the_shells_config(
+    service: Service, web: FixtureServer, r: redis.Redis, prefix: str
+) -> None:
+    _start_a_worker_with_a_source_of_its_own(service, web, r, prefix)
 
     res = service.ingest("sources", "--json")
     assert [s["name"] for s in json.loads(res.stdout)] == ["svc-feed"]
@@ -139,9 +145,7 @@ def test_sources_and_fetch_all_use_what_the_running_service_polls_not_the_shells
 def test_commands_using_the_services_sources_say_where_the_shells_config_differs(
     service: Service, web: FixtureServer, r: redis.Redis, prefix: str
 ) -> None:
-    theirs = [{"name": "svc-feed", "kind": "feed", "url": web.url("/feeds/topic.rss")}]
-    service.start_worker(env={"INGEST_SOURCES": json.dumps(theirs)})
-    _wait_until(lambda: r.get(f"{prefix}service") is not None, "the worker's record of its settings")
+    _start_a_worker_with_a_source_of_its_own(service, web, r, prefix)
 
     res = service.ingest("sources")  # the shell's config has conftest's local-rss
 
@@ -152,9 +156,7 @@ def test_commands_using_the_services_sources_say_where_the_shells_config_differs
 def test_status_lists_the_running_services_sources_not_the_shells(
     service: Service, web: FixtureServer, r: redis.Redis, prefix: str
 ) -> None:
-    theirs = [{"name": "svc-feed", "kind": "feed", "url": web.url("/feeds/topic.rss")}]
-    service.start_worker(env={"INGEST_SOURCES": json.dumps(theirs)})
-    _wait_until(lambda: r.get(f"{prefix}service") is not None, "the worker's record of its settings")
+    _start_a_worker_with_a_source_of_its_own(service, web, r, prefix)
 
     st = json.loads(service.ingest("status", "--json").stdout)
 

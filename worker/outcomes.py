@@ -80,13 +80,8 @@ class Recorder:
         """Note why a run's item is being tried again, for ``fetch --wait`` to say. Kept apart
         from its outcome, which a late note must never overwrite; read only while the item is
         still pending."""
-        if not run_id:
-            return
-        key = self.keys.run_retrying(run_id)
-        pipe = self.r.pipeline(transaction=False)
-        pipe.hset(key, item_key, json.dumps(detail, ensure_ascii=False))
-        pipe.expire(key, RUN_TTL_SECONDS)
-        pipe.execute()
+        if run_id:
+            self._run_note(self.keys.run_retrying(run_id), item_key, detail)
 
     def run_pending(self, run_id: str | None, item_keys: list[str]) -> None:
         """Announce items a run is waiting for, before their tasks are sent."""
@@ -109,11 +104,13 @@ class Recorder:
             pipe.execute()
 
     def run_poll_done(self, run_id: str | None, feed_url: str, summary: dict[str, Any]) -> None:
-        if not run_id:
-            return
-        key = self.keys.run_polls(run_id)
+        if run_id:
+            self._run_note(self.keys.run_polls(run_id), feed_url, summary)
+
+    def _run_note(self, key: str, field: str, value: dict[str, Any]) -> None:
+        """One field of a run's hash, which lives as long as the run (RUN_TTL_SECONDS)."""
         pipe = self.r.pipeline(transaction=False)
-        pipe.hset(key, feed_url, json.dumps(summary, ensure_ascii=False))
+        pipe.hset(key, field, json.dumps(value, ensure_ascii=False))
         pipe.expire(key, RUN_TTL_SECONDS)
         pipe.execute()
 
