@@ -37,6 +37,21 @@ def test_every_line_of_a_worker_that_fetched_and_stopped_is_json(
     assert decided["outcome"] == "queued" and decided["ms"] > 0
 
 
+def test_every_line_of_beat_is_json_without_celerys_banner(service: Service) -> None:
+    service.env |= {"INGEST_LOG_FORMAT": "json", "PYTHONWARNINGS": "always"}
+    proc = service.start_beat()
+    deadline = time.monotonic() + 90
+    while "first_polls_sent" not in service.logs():  # beat is up and has sent its first round
+        assert time.monotonic() < deadline, service.logs()[-2000:]
+        time.sleep(0.2)
+    stop_process_groups([proc], grace=20)
+
+    lines = [line for line in service.logs().splitlines() if line.strip()]
+    assert all(line.startswith("{") and json.loads(line) for line in lines), lines[:5]
+    [starting] = [json.loads(line) for line in lines if '"beat_starting"' in line]
+    assert starting["transport"].startswith("redis://127.0.0.1:") and "**" not in starting["transport"]
+
+
 def test_the_worker_says_its_transport_without_a_password_it_does_not_have(service: Service) -> None:
     proc = service.start_worker()
     deadline = time.monotonic() + 90

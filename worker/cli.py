@@ -345,9 +345,13 @@ def beat(cli: Cli) -> None:
     """Run the scheduler that polls every configured source on its interval. Run exactly one."""
     s = cli.settings
     from worker.celery_app import app
+    from worker.settings import mask_url
 
     s.data_dir.mkdir(parents=True, exist_ok=True)
-    app.start(["beat", "-l", s.log_level, "-s", str(s.data_dir / "celerybeat-schedule")])
+    schedule = s.data_dir / "celerybeat-schedule"
+    # no banner (as for the worker): it is no log line, and it masks a password there is none of
+    log.info("beat_starting", transport=mask_url(s.redis_url or ""), schedule=str(schedule))
+    app.start(["--quiet", "beat", "-l", s.log_level, "-s", str(schedule)])
 
 
 @main.command()
