@@ -7,12 +7,15 @@ and ingesting the feed is the slow part, and none of those tests changes the sta
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pty
 import re
 import select
+import struct
 import subprocess
+import termios
 import time
 import uuid
 from collections.abc import Iterator
@@ -370,16 +373,19 @@ def test_fetch_wait_off_a_terminal_says_what_it_waits_for_on_stderr_in_plain_lin
     assert json.loads(res.stdout)["queued"] == 1  # stdout stays the summary alone
 
 
-def test_fetch_wait_on_a_terminal_updates_one_progress_line_in_place(
-    service: Service, web: FixtureServer
-) -> None:
+def _fetch_wait_on_a_terminal(
+    service: Service, url: str, columns: int | None = None
+) -> tuple[subprocess.CompletedProcess[bytes], str]:
+    """``fetch --url URL --wait --json`` with stderr on a pseudo-terminal (``columns`` wide):
+    the run, and what the terminal was sent."""
     from tests.conftest import INGEST
 
-    service.start_worker()
     leader, follower = pty.openpty()
+    if columns:
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     try:
         res = subprocess.run(
-            [INGEST, "fetch", "--url", web.url("/news/on-topic-4.html"), "--wait", "--json"],
+            [INGEST, "fetch", "--url", url, "--wait", "--json"],
             env=service.env,
             stdout=subprocess.PIPE,
             stderr=follower,
@@ -397,11 +403,32 @@ def test_fetch_wait_on_a_terminal_updates_one_progress_line_in_place(
             shown += chunk
     finally:
         os.close(leader)
+    return res, shown.decode()
 
-    text = shown.decode()
+
+def test_fetch_wait_on_a_terminal_updates_one_progress_line_in_place(
+    service: Service, web: FixtureServer
+) -> None:
+    service.start_worker()
+
+    res, text = _fetch_wait_on_a_terminal(service, web.url("/news/on-topic-4.html"))
+
     assert res.returncode == 0 and json.loads(res.stdout)["queued"] == 1
     assert text.startswith("\rwaiting ") and PROGRESS.search(text), text
     assert text.endswith("\n") and text.count("\n") == 1, text  # one line, rewritten, then ended
+
+
+def test_fetch_wait_on_a_narrow_terminal_cuts_its_progress_line_to_the_width(
+    service: Service, web: FixtureServer
+) -> None:
+    service.start_worker()
+
+    res, text = _fetch_wait_on_a_terminal(service, web.url("/news/on-topic-4.html"), columns=30)
+
+    assert res.returncode == 0
+    shown = [part for part in text.rstrip("\n").split("\r") if part]
+    assert shown and all(len(part) == 29 for part in shown), shown  # never wraps to a second row
+    assert shown[0].startswith("waiting 0s: 1 article not") and shown[0].endswith("…"), shown
 
 
 def _progress(**counts: Any) -> Any:

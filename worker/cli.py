@@ -6,7 +6,6 @@ import itertools
 import json
 import os
 import re
-import shutil
 import socket
 import sys
 import time
@@ -450,7 +449,7 @@ class _Progress:
         self.last = state.waited
         line = format_progress(state, state.retrying(), time.time())
         if self.tty:  # one line, rewritten: never longer than the terminal is wide
-            width = shutil.get_terminal_size().columns - 1
+            width = _terminal_width() - 1
             line = line if len(line) <= width else line[: width - 1] + "…"
             click.echo("\r" + line.ljust(width), nl=False, err=True)
         else:
@@ -460,6 +459,15 @@ class _Progress:
     def done(self) -> None:
         if self.tty and self.shown:
             click.echo("", err=True)
+
+
+def _terminal_width() -> int:
+    """stderr's width: the progress line's terminal, whatever stdout is (a file, a pipe)."""
+    try:
+        columns = os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError):
+        columns = 0
+    return columns if columns > 20 else 80  # a terminal that says no width (a new pty) gets 80
 
 
 NAMED_RETRIES = 2  # retried articles named in the progress line; more are counted by reason
