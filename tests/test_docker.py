@@ -165,6 +165,7 @@ def test_a_fetch_through_compose_exec_queues_the_article_on_the_stream(stack: St
 
 
 def test_in_the_stack_the_workers_metrics_count_the_fetched_article(stack: Stack) -> None:
+    """After the fetch test above (this module's tests share one stack, in file order)."""
     compose, env = stack
     scrape = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9108/metrics').read().decode())"
     res = _run(*compose, "exec", "-T", "worker", "python3", "-c", scrape, env=env)
