@@ -67,8 +67,7 @@ def _service_sources(*, need_redis: bool = False) -> tuple[list[Any], str]:
         except redis.RedisError as exc:
             if need_redis:
                 raise
-            why = f"Redis unreachable ({type(exc).__name__})"
-            return list(s.sources), f"this shell's config ({config_path()}): {why}"
+            return service_record.shells_sources(s, f"Redis unreachable ({type(exc).__name__})")
         if found is not None:
             differ = service_record.source_differences(found[0], list(s.sources))
             if differ:
@@ -78,7 +77,7 @@ def _service_sources(*, need_redis: bool = False) -> tuple[list[Any], str]:
                     err=True,
                 )
             return list(found[0]), found[1]
-    return list(s.sources), f"this shell's config ({config_path()}): no running service found"
+    return service_record.shells_sources(s, "no running service found")
 
 
 def _use_redis_url(url: str) -> None:

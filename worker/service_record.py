@@ -25,7 +25,14 @@ from typing import Any
 import redis
 
 from worker.keys import Keys
-from worker.settings import DedupSettings, ExtractSettings, Settings, SourceSettings, TopicSettings
+from worker.settings import (
+    DedupSettings,
+    ExtractSettings,
+    Settings,
+    SourceSettings,
+    TopicSettings,
+    config_path,
+)
 
 
 def record(client: redis.Redis, s: Settings) -> None:
@@ -59,6 +66,12 @@ def service_sources(client: redis.Redis, s: Settings) -> tuple[list[SourceSettin
     except (KeyError, ValueError):
         pass
     return sources, f"the running service (written by a worker on {doc.get('host', '?')}{age})"
+
+
+def shells_sources(s: Settings, why: str) -> tuple[list[SourceSettings], str]:
+    """This shell's config's sources, and where they come from, where the service's cannot be
+    read (``why``): the one fallback of ``sources``, ``fetch --all`` and ``status``."""
+    return list(s.sources), f"this shell's config ({config_path()}): {why}"
 
 
 def source_differences(service: list[SourceSettings], mine: list[SourceSettings]) -> list[str]:

@@ -13,7 +13,7 @@ from worker.celery_app import QUEUE_ARTICLES, QUEUE_POLL
 from worker.dedup import Epochs
 from worker.frontier import frontier_counts
 from worker.keys import Keys
-from worker.service_record import service_sources
+from worker.service_record import service_sources, shells_sources
 from worker.settings import Settings
 
 # kombu's Redis transport keeps one list per priority step of a queue
@@ -77,10 +77,7 @@ def collect_status(client: redis.Redis, s: Settings) -> dict[str, Any]:
             stories[int(member)] = stories.get(int(member), 0) + float(score)
     stats = {_s(name): int(v) for name, v in client.hgetall(k.stats).items()}
     # the running service's sources (worker/service_record.py), else this shell's config's
-    found = service_sources(client, s)
-    service_srcs, sources_of = (
-        found if found else (list(s.sources), "this shell's config (no running service found)")
-    )
+    service_srcs, sources_of = service_sources(client, s) or shells_sources(s, "no running service found")
     sources = {}
     for src in service_srcs:
         info: dict[str, Any] = {_s(f): _s(v) for f, v in client.hgetall(k.source(src.name)).items()}
